@@ -1,0 +1,55 @@
+// The JSON shape of a step-up request as staff see it (API and console). Built from the approval,
+// its lease and its votes; never holds a secret (leases hold none).
+import type { Approval, ApprovalVote, Lease } from '../db/schema/index.js';
+import type { ApprovalView } from './types.js';
+
+/** What the approval row's `context` records when the request is made. */
+export interface ApprovalContext {
+  /** Cedar principal attributes at request time, to re-evaluate when the reviewers approve. */
+  principal_attributes: Record<string, unknown>;
+  /** Policies that decided the final outcome when policy (not a reviewer) denied after approval. */
+  denied_by?: { policies: string[]; reasons: string[] };
+}
+
+export function approvalContext(approval: Approval): ApprovalContext {
+  const context = approval.context as Partial<ApprovalContext>;
+  return { principal_attributes: context.principal_attributes ?? {}, denied_by: context.denied_by };
+}
+
+export function toApprovalView(
+  approval: Approval,
+  lease: Lease,
+  votes: readonly ApprovalVote[],
+): ApprovalView {
+  return {
+    approval_id: approval.id,
+    status: approval.status,
+    lease_id: lease.id,
+    template: lease.template,
+    agent: lease.agent,
+    agent_issuer: lease.agentIssuer,
+    on_behalf_of: lease.onBehalfOf ?? null,
+    intent: {
+      task_id: lease.intent.taskId,
+      purpose: lease.intent.purpose,
+      actions: lease.intent.actions,
+      resources: lease.intent.resources,
+    },
+    // The granted TTL: the lease keeps expiry relative to creation until issued, then to issue.
+    ttl_seconds: Math.round(
+      (lease.expiresAt.getTime() - (lease.issuedAt ?? lease.createdAt).getTime()) / 1000,
+    ),
+    policies: lease.policies,
+    policy_version: lease.policyVersion,
+    group: approval.group,
+    required_approvals: approval.requiredApprovals,
+    approvals: [...votes]
+      .sort((a, b) => a.at.getTime() - b.at.getTime())
+      .map((v) => ({ approver: v.approver, reason: v.reason, at: v.at.toISOString() })),
+    created_at: approval.createdAt.toISOString(),
+    expires_at: approval.expiresAt.toISOString(),
+    decided_at: approval.decidedAt?.toISOString() ?? null,
+    decided_by: approval.decidedBy,
+    reason: approval.reason,
+  };
+}

@@ -1,0 +1,89 @@
+// Writes audit rows. Called inside the transaction of the state change it records, so the row and
+// the change commit (or vanish) together. Rows go in unsealed: no lock on the chain head here.
+import type { DbOrTx } from '../db/client.js';
+import { auditEvents, type NewAuditEvent } from '../db/schema/audit-events.js';
+
+/**
+ * One audit row as written: who (agent, agent_issuer, on_behalf_of, actor), what (event,
+ * decision, intent, template, lease_id), why (policies, reasons, policy_version) and when (at).
+ * Never a secret: `recordAudit` refuses values under credential-like keys.
+ */
+export type AuditEntry = Omit<NewAuditEvent, 'id' | 'seq' | 'prevHash' | 'hash'>;
+
+// A tripwire, not a filter: a secret reaching the audit log is a bug to fail loudly on (the row
+// would be kept forever and served by /v1/audit). Keys are compared lower-cased without `_`/`-`.
+const SECRET_KEYS = new Set([
+  'password',
+  'passwd',
+  'secret',
+  'clientsecret',
+  'token',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'sessiontoken',
+  'secretaccesskey',
+  'privatekey',
+  'apikey',
+  'credential',
+  'credentials',
+]);
+
+function findSecretKey(value: unknown, path: string): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = findSecretKey(item, `${path}.${i}`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''))) return `${path}.${key}`;
+    const found = findSecretKey(item, `${path}.${key}`);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function assertWritable(entry: AuditEntry): void {
+  if (!(entry.at instanceof Date) || Number.isNaN(entry.at.getTime())) {
+    throw new TypeError(`audit entry "${entry.event}": at must be a valid Date`);
+  }
+  if (!entry.event) throw new TypeError('audit entry: event is required');
+  for (const field of ['intent', 'detail', 'onBehalfOf'] as const) {
+    const found = findSecretKey(entry[field], field);
+    if (found) {
+      throw new Error(`audit entry "${entry.event}": refusing to record ${found}: it looks like a secret`);
+    }
+  }
+}
+
+/** Inserts the entries in one multi-row statement (a no-op for an empty list). */
+export async function recordAudit(tx: DbOrTx, entries: AuditEntry | readonly AuditEntry[]): Promise<void> {
+  const list = Array.isArray(entries) ? (entries as readonly AuditEntry[]) : [entries as AuditEntry];
+  if (list.length === 0) return;
+  for (const entry of list) assertWritable(entry);
+  await tx.insert(auditEvents).values(list.map(toRow));
+}
+
+// Copies the content fields only: a caller can never pre-seal a row (seq, prev_hash, hash).
+function toRow(e: AuditEntry): AuditEntry {
+  return {
+    at: e.at,
+    event: e.event,
+    requestId: e.requestId ?? null,
+    agent: e.agent ?? null,
+    agentIssuer: e.agentIssuer ?? null,
+    onBehalfOf: e.onBehalfOf ?? null,
+    actor: e.actor ?? null,
+    leaseId: e.leaseId ?? null,
+    template: e.template ?? null,
+    intent: e.intent ?? null,
+    decision: e.decision ?? null,
+    policies: e.policies ?? null,
+    reasons: e.reasons ?? null,
+    policyVersion: e.policyVersion ?? null,
+    detail: e.detail ?? null,
+  };
+}

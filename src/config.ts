@@ -1,0 +1,105 @@
+// Process configuration: the only module that reads process.env. Every value is validated with
+// zod, and an invalid environment stops start-up with one line per problem.
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const urlString = z.string().refine((v) => URL.canParse(v), { message: 'must be an absolute URL' });
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: urlString.optional(),
+  POLICY_DIR: z.string().min(1).default('./policies'),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  BROKER_ISSUER: urlString.optional(),
+  BROKER_MASTER_KEY: z
+    .string()
+    .refine((v) => decodeMasterKey(v) !== undefined, {
+      message: 'must be 32 bytes, base64 or hex encoded (generate with: openssl rand -base64 32)',
+    })
+    .optional(),
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  STAFF_CLIENT_SECRET: z.string().min(1).optional(),
+  APPROVAL_WEBHOOK_URL: urlString.optional(),
+  AWS_ENDPOINT_URL_STS: urlString.optional(),
+  PUBLIC_URL: urlString.optional(),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: main.ts starts an embedded PostgreSQL. */
+  databaseUrl: string | undefined;
+  policyDir: string;
+  dataDir: string;
+  /** `iss` of minted JWTs; defaults to the public URL of the broker. */
+  brokerIssuer: string;
+  /** Where this broker is reachable (links in the console and approval notifications). */
+  publicUrl: string;
+  /** 32 bytes; undefined means main.ts derives a development key in dataDir. */
+  masterKey: Buffer | undefined;
+  webhookSecret: string | undefined;
+  sweepIntervalSeconds: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  staffClientSecret: string | undefined;
+  approvalWebhookUrl: string | undefined;
+  awsEndpointUrlSts: string | undefined;
+  /** TARGET_<NAME>_URL, keyed by the lower-cased NAME (`orders` for TARGET_ORDERS_URL). */
+  targetUrls: Record<string, string>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function decodeMasterKey(value: string): Buffer | undefined {
+  const trimmed = value.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  const b64 = Buffer.from(trimmed, 'base64');
+  return b64.length === 32 ? b64 : undefined;
+}
+
+/** Parse an environment (process.env in production, a literal object in tests). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const targetUrls: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    const match = /^TARGET_([A-Z0-9_]+)_URL$/.exec(key);
+    if (!match || value === undefined) continue;
+    if (!URL.canParse(value) || !/^postgres(ql)?:$/.test(new URL(value).protocol)) {
+      problems.push(`${key}: must be a postgres:// URL`);
+      continue;
+    }
+    targetUrls[match[1]!.toLowerCase()] = value;
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    policyDir: e.POLICY_DIR,
+    dataDir: e.DATA_DIR,
+    brokerIssuer: e.BROKER_ISSUER ?? publicUrl,
+    publicUrl,
+    masterKey: e.BROKER_MASTER_KEY === undefined ? undefined : decodeMasterKey(e.BROKER_MASTER_KEY),
+    webhookSecret: e.WEBHOOK_SECRET,
+    sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    logLevel: e.LOG_LEVEL,
+    staffClientSecret: e.STAFF_CLIENT_SECRET,
+    approvalWebhookUrl: e.APPROVAL_WEBHOOK_URL,
+    awsEndpointUrlSts: e.AWS_ENDPOINT_URL_STS,
+    targetUrls,
+  };
+}

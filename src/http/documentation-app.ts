@@ -1,0 +1,20 @@
+// The app with every route registered but no services behind them: enough to generate the
+// OpenAPI document (npm run openapi) without a database. Any attempt to serve a request fails.
+import { type AppDeps, createApp } from './app.js';
+import { apiExtensions } from './extensions.js';
+import type { App } from './env.js';
+
+function unavailable(path: string): unknown {
+  const fn = () => {
+    throw new Error(`documentation app: ${path} is not available`);
+  };
+  return new Proxy(fn, {
+    get: (_target, property) => (property === 'then' ? undefined : unavailable(`${path}.${String(property)}`)),
+    apply: () => fn(),
+  });
+}
+
+export function buildDocumentationApp(): App {
+  const deps = unavailable('deps') as AppDeps;
+  return createApp({ ...deps, extensions: apiExtensions(deps) });
+}

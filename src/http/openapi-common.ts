@@ -1,0 +1,98 @@
+// Schemas and response descriptions shared by the route files and the OpenAPI document.
+import { z } from 'zod';
+import { PROBLEM_CONTENT_TYPE } from './problem-response.js';
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    request_id: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    policies: z.array(z.string()).optional(),
+    reasons: z.array(z.string()).optional(),
+  })
+  .meta({ id: 'Problem' });
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed request or failed validation',
+  401: 'Missing or invalid bearer token / webhook signature',
+  403: 'Denied by policy (names the deciding policies and reasons)',
+  404: 'No such resource (or not the caller\'s)',
+  409: 'The resource is not in a state that allows this',
+  413: 'Request body over 64 KiB',
+  422: 'Well-formed but unprocessable request',
+  502: 'The provider refused or failed',
+  503: 'A dependency (database, provider, identity provider) is unavailable',
+};
+
+export function problemResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: PROBLEM_DESCRIPTIONS[status] ?? 'Problem',
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+      },
+    ]),
+  );
+}
+
+export function jsonContent<T extends z.ZodType>(schema: T) {
+  return { 'application/json': { schema } };
+}
+
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Path ids are plain strings so that a malformed id is a 404 like any unknown id. */
+export const LeaseIdParam = z.object({ id: z.string().max(128).meta({ description: 'Lease id (uuid)' }) });
+
+export const LeaseSchema = z
+  .object({
+    lease_id: z.string(),
+    state: z.enum(['pending_approval', 'issuing', 'active', 'revoking', 'revoked', 'expired', 'denied', 'issue_failed']),
+    template: z.string(),
+    task_id: z.string(),
+    agent: z.string(),
+    expires_at: z.string(),
+    revoked_at: z.string().nullable(),
+    revoke_reason: z.string().nullable(),
+  })
+  .meta({ id: 'Lease' });
+
+export const CredentialSchema = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('jwt'), token: z.string(), expires_at: z.string() }),
+    z.object({
+      type: z.literal('postgres'),
+      username: z.string(),
+      password: z.string(),
+      host: z.string(),
+      port: z.number().int(),
+      database: z.string(),
+      url: z.string(),
+      expires_at: z.string(),
+    }),
+    z.object({
+      type: z.literal('aws_sts'),
+      access_key_id: z.string(),
+      secret_access_key: z.string(),
+      session_token: z.string(),
+      expires_at: z.string(),
+      region: z.string(),
+      env: z.record(z.string(), z.string()),
+    }),
+  ])
+  .meta({ id: 'Credential' });
+
+export const IssuedSchema = z
+  .object({ lease_id: z.string(), template: z.string(), expires_at: z.string(), credential: CredentialSchema })
+  .meta({ id: 'IssuedCredential' });
+
+export const PendingSchema = z
+  .object({ approval_id: z.string(), status: z.literal('pending'), lease_id: z.string() })
+  .meta({ id: 'PendingApproval' });
+
+export const bearerSecurity = [{ workloadToken: [] }];
+export const staffSecurity = [{ staffToken: [] }];

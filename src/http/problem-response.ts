@@ -1,0 +1,93 @@
+// Renders every error as application/problem+json (RFC 9457), once, in the app's error handler.
+// Unknown errors become a 500 with the request id and nothing else; they are logged in full.
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ZodError } from 'zod';
+import { PROBLEM_TYPE_PREFIX, Problem, type FieldError, problems } from '../problem.js';
+import type { AppEnv } from './env.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+// postgres.js error codes for a connection that could not be made or was lost, and the SQLSTATE
+// classes of an unavailable server: a database outage is a 503 that heals by itself.
+const DB_UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (DB_UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    if (e instanceof AggregateError && e.errors.some(isDatabaseUnavailable)) return true;
+  }
+  return false;
+}
+
+export function zodFieldErrors(error: ZodError, prefix?: string): FieldError[] {
+  return error.issues.flatMap((issue) => {
+    const base = [prefix, ...issue.path.map(String)].filter((p) => p !== undefined && p !== '').join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: base ? `${base}.${key}` : key, message: 'unknown field' }));
+    }
+    return [{ field: base || '(body)', message: issue.message }];
+  });
+}
+
+function fromHttpException(error: HTTPException): Problem {
+  const message = error.message || 'request refused';
+  if (error.status === 400 && /json/i.test(message)) return problems.badRequest('the request body is not valid JSON');
+  if (error.status === 413) return payloadTooLarge();
+  return new Problem({ status: error.status, type: `http-${error.status}`, title: message, detail: message });
+}
+
+export function payloadTooLarge(): Problem {
+  return new Problem({
+    status: 413,
+    type: 'payload-too-large',
+    title: 'Payload too large',
+    detail: 'request bodies are limited to 64 KiB',
+  });
+}
+
+export function toProblem(error: unknown): Problem {
+  if (error instanceof Problem) return error;
+  if (error instanceof HTTPException) return fromHttpException(error);
+  if (isDatabaseUnavailable(error)) return problems.unavailable('the database is unreachable; retry shortly', 5, error);
+  return new Problem({ status: 500, type: 'internal', title: 'Internal server error', detail: 'an unexpected error occurred', cause: error });
+}
+
+export function problemBody(problem: Problem, requestId: string | undefined): Record<string, unknown> {
+  return {
+    ...problem.extensions,
+    type: `${PROBLEM_TYPE_PREFIX}${problem.type}`,
+    title: problem.title,
+    status: problem.status,
+    detail: problem.detail ?? problem.title,
+    ...(problem.errors ? { errors: problem.errors } : {}),
+    ...(requestId ? { request_id: requestId } : {}),
+  };
+}
+
+export function renderProblem(c: Context<AppEnv>, error: unknown): Response {
+  const problem = toProblem(error);
+  const requestId = c.get('requestId');
+  const log = c.get('log');
+  if (problem.status >= 500) log?.error({ err: error, status: problem.status }, problem.detail ?? problem.title);
+  else if (problem.cause !== undefined) log?.info({ status: problem.status, cause: problem.cause }, problem.detail);
+  for (const [name, value] of Object.entries(problem.headers)) c.header(name, value);
+  c.header('Content-Type', PROBLEM_CONTENT_TYPE);
+  return c.body(JSON.stringify(problemBody(problem, requestId)), problem.status as 400);
+}

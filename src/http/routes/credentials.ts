@@ -1,0 +1,86 @@
+// POST /v1/credentials: an agent asks for a credential for one task.
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import type { LeaseService } from '../../leases/lease-service.js';
+import { intentSchema, toIntent } from '../../policy/intent.js';
+import { problems } from '../../problem.js';
+import type { App } from '../env.js';
+import type { Verifiers } from '../middleware/auth.js';
+import {
+  IssuedSchema,
+  PendingSchema,
+  bearerSecurity,
+  jsonContent,
+  problemResponses,
+} from '../openapi-common.js';
+
+export const CredentialRequestSchema = z
+  .strictObject({
+    template: z.string().min(1).max(64),
+    intent: intentSchema,
+    ttl_seconds: z.number().int().min(1).max(43_200).optional(),
+    on_behalf_of: z.string().min(1).max(8192).optional().meta({ description: "The human's OIDC token (staff issuer)" }),
+  })
+  .meta({ id: 'CredentialRequest' });
+
+const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'printable ASCII without spaces, at most 255 characters')
+    .optional(),
+});
+
+const route = createRoute({
+  method: 'post',
+  path: '/v1/credentials',
+  summary: 'Request a credential scoped to a task intent',
+  security: bearerSecurity,
+  request: {
+    headers: IdempotencyHeaders,
+    body: { content: jsonContent(CredentialRequestSchema), required: true },
+  },
+  responses: {
+    201: { description: 'Credential minted', content: jsonContent(IssuedSchema) },
+    202: { description: 'Step-up approval required', content: jsonContent(PendingSchema) },
+    ...problemResponses(400, 401, 403, 409, 413, 422, 502, 503),
+  },
+});
+
+export function registerCredentialRoutes(app: App, deps: { leases: LeaseService; verifiers: Verifiers }) {
+  app.openapi(route, async (c) => {
+    const body = c.req.valid('json');
+    const identity = c.get('identity');
+    let onBehalfOf;
+    if (body.on_behalf_of !== undefined) {
+      try {
+        onBehalfOf = await deps.verifiers.staff(body.on_behalf_of);
+      } catch (error) {
+        const detail = error instanceof Error && 'detail' in error ? String((error as { detail?: string }).detail) : 'invalid token';
+        if ((error as { status?: number }).status === 401) throw problems.unauthorized(`on_behalf_of: ${detail}`, error);
+        throw error;
+      }
+    }
+    const outcome = await deps.leases.mint({
+      identity,
+      templateName: body.template,
+      intent: toIntent(body.intent),
+      ttlSeconds: body.ttl_seconds,
+      onBehalfOf,
+      idempotencyKey: c.req.valid('header')['idempotency-key'],
+      requestId: c.get('requestId'),
+    });
+    c.header('Location', `/v1/leases/${outcome.lease.id}`);
+    if (outcome.status === 'pending') {
+      return c.json({ approval_id: outcome.approvalId, status: 'pending' as const, lease_id: outcome.lease.id }, 202);
+    }
+    return c.json(
+      {
+        lease_id: outcome.lease.id,
+        template: outcome.lease.template,
+        expires_at: outcome.lease.expiresAt.toISOString(),
+        credential: outcome.credential,
+      },
+      201,
+    );
+  });
+}

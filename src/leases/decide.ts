@@ -1,0 +1,71 @@
+// One decision for minting, renewing and collecting an approved request: the intent must fit the
+// template's ceiling (before Cedar runs), then Cedar decides, then the TTL is the smallest of
+// what was asked, the template's max_ttl and every @max_ttl.
+import type { WorkloadIdentity } from '../identity/types.js';
+import type { Template } from '../policy/broker-config.js';
+import type { StepUp } from '../policy/decision.js';
+import type { Intent } from '../policy/intent.js';
+import type { PolicyAction, PolicySet } from '../policy/policy-set.js';
+import type { AnyProvider } from '../providers/types.js';
+
+export interface DecideInput {
+  action: PolicyAction;
+  identity: WorkloadIdentity;
+  template: Template;
+  intent: Intent;
+  requestedTtlSeconds: number | undefined;
+  onBehalfOf: { sub: string; issuer: string } | undefined;
+  approved: boolean;
+}
+
+export type Verdict =
+  | { outcome: 'deny'; policies: string[]; reasons: string[]; policyVersion: string }
+  | {
+      outcome: 'allow';
+      grant: unknown;
+      ttlSeconds: number;
+      /** Longest lifetime from issue this lease may ever reach through renewals. */
+      maxLifetimeSeconds: number;
+      policies: string[];
+      stepUp: StepUp | undefined;
+      policyVersion: string;
+    };
+
+export function decide(policySet: PolicySet, provider: AnyProvider, input: DecideInput): Verdict {
+  const { template } = input;
+  const policyVersion = policySet.version;
+  const scoped = provider.scope(template, input.intent);
+  if (!scoped.ok) return { outcome: 'deny', policies: [], reasons: [scoped.reason], policyVersion };
+
+  const requested = input.requestedTtlSeconds ?? template.default_ttl;
+  const decision = policySet.evaluate({
+    action: input.action,
+    identity: input.identity,
+    template,
+    intent: input.intent,
+    ttlSeconds: requested,
+    onBehalfOf: input.onBehalfOf,
+    approved: input.approved,
+  });
+  if (decision.outcome === 'deny') return decision;
+
+  const cap = Math.min(template.max_ttl, decision.maxTtlSeconds ?? Number.POSITIVE_INFINITY);
+  const minimum = provider.minTtlSeconds ?? 1;
+  if (cap < minimum) {
+    return {
+      outcome: 'deny',
+      policies: decision.policies,
+      reasons: [`the policy caps the TTL at ${cap} s but ${template.provider} credentials last at least ${minimum} s`],
+      policyVersion,
+    };
+  }
+  return {
+    outcome: 'allow',
+    grant: scoped.grant,
+    ttlSeconds: Math.max(minimum, Math.min(requested, cap)),
+    maxLifetimeSeconds: cap,
+    policies: decision.policies,
+    stepUp: decision.stepUp,
+    policyVersion,
+  };
+}

@@ -1,0 +1,144 @@
+// Process entry: configuration, the database (embedded when DATABASE_URL is unset), migrations,
+// signing keys, providers, policies, the HTTP server and the sweeper; SIGHUP reloads policies,
+// SIGINT/SIGTERM stop everything cleanly.
+import { serve } from '@hono/node-server';
+import { createBroker } from './broker.js';
+import { systemClock } from './clock.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { createDatabase } from './db/client.js';
+import { type EmbeddedDatabase, provisionDemoTarget, startEmbeddedPostgres } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { ensureDevIssuers } from './identity/dev-issuers.js';
+import { createLogger } from './logger.js';
+import { PolicyLoadError } from './policy/load-policy-dir.js';
+import { PolicyStore } from './policy/policy-store.js';
+import { policyChecks } from './policy-checks.js';
+import { createAwsStsProvider } from './providers/aws-sts/aws-sts-provider.js';
+import { createJwtProvider } from './providers/jwt/jwt-provider.js';
+import { KeyStore } from './providers/jwt/key-store.js';
+import { loadOrCreateDevMasterKey } from './providers/jwt/master-key.js';
+import { createPostgresProvider } from './providers/postgres/postgres-provider.js';
+import type { ProviderRegistry } from './providers/types.js';
+
+function fail(lines: string[]): never {
+  for (const line of lines) process.stderr.write(`jit-broker: ${line}\n`);
+  process.exit(1);
+}
+
+async function withRetry<T>(what: string, attempt: () => Promise<T>, onRetry: (error: unknown) => void): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() + delay > deadline) throw new Error(`${what}: gave up after 60 s`, { cause: error });
+      onRetry(error);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.problems);
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const clock = systemClock;
+
+  // Development identity issuers for the quick start; trusted only if broker.yaml names them.
+  await ensureDevIssuers(config.dataDir).catch((error) =>
+    logger.warn({ err: error }, 'could not create the development issuers in DATA_DIR'),
+  );
+
+  let embedded: EmbeddedDatabase | undefined;
+  if (config.databaseUrl === undefined) {
+    embedded = await startEmbeddedPostgres(config.dataDir, logger);
+    if (config.targetUrls.orders === undefined) {
+      config = { ...config, targetUrls: { ...config.targetUrls, orders: await provisionDemoTarget(embedded, logger) } };
+    }
+  }
+  const database = createDatabase(config.databaseUrl ?? embedded!.url, { max: 10 });
+  const applied = await withRetry('database migrations', () => migrate(database.sql), (error) =>
+    logger.warn({ err: error }, 'database not reachable yet; retrying'),
+  );
+  if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
+
+  const masterKey = config.masterKey ?? (await loadOrCreateDevMasterKey(config.dataDir, logger));
+  const keyStore = await KeyStore.open({ database, masterKey, clock, logger });
+  const postgresProvider = createPostgresProvider({ targetUrls: config.targetUrls, logger });
+  const stsProvider = createAwsStsProvider({ endpoint: config.awsEndpointUrlSts, logger, clock });
+  const providers: ProviderRegistry = {
+    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer }),
+    postgres: postgresProvider,
+    aws_sts: stsProvider,
+  } as ProviderRegistry;
+
+  let policies: PolicyStore;
+  try {
+    policies = await PolicyStore.open(config.policyDir, policyChecks(providers));
+  } catch (error) {
+    if (error instanceof PolicyLoadError) fail(error.problems);
+    throw error;
+  }
+
+  const broker = await createBroker({ config, database, clock, logger, policies, keyStore, providers });
+  const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  broker.sweeper.start();
+
+  logger.info(
+    { pid: process.pid, port: config.port, policyVersion: policies.current().version, ms: Math.round(performance.now() - startedAt) },
+    'jit-broker is ready',
+  );
+  if (embedded) {
+    const base = config.publicUrl;
+    process.stderr.write(
+      [
+        '',
+        `jit-broker is ready on ${base} (embedded PostgreSQL, example policies in ${config.policyDir})`,
+        '  1. Get a development workload token:',
+        '       TOKEN=$(npm run -s dev:token)',
+        '  2. Ask for a credential scoped to a task:',
+        `       curl -s -X POST ${base}/v1/credentials -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
+        `         -d '{"template":"reports-api","intent":{"task_id":"t-42","purpose":"monthly report","actions":["reports:read"],"resources":[]}}'`,
+        `  3. Inspect or revoke it: GET ${base}/v1/leases/<lease_id>, POST ${base}/v1/leases/<lease_id>/revoke`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  process.on('SIGHUP', () => {
+    void policies.reload().then((result) => {
+      if (result.ok) logger.info({ version: result.version, changed: result.changed }, 'policies reloaded');
+      else logger.error({ problems: result.problems }, 'policy reload refused; the previous policy set stays in force');
+    });
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await broker.sweeper.stop();
+    await postgresProvider.close();
+    stsProvider.close();
+    await database.close();
+    await embedded?.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`jit-broker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (error instanceof Error && error.cause) process.stderr.write(`  cause: ${String((error.cause as Error).message ?? error.cause)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,247 @@
+// The postgres provider: one LOGIN role per lease on the template's target database, granted the
+// intent ∩ ceiling, dropped on revocation. The password exists only in the returned credential.
+import type postgres from 'postgres';
+import type { Logger } from '../../logger.js';
+import type { PostgresTemplate } from '../../policy/broker-config.js';
+import { problems } from '../../problem.js';
+import type { IssueInput, PostgresCredential, Provider, RevokeInput } from '../types.js';
+import { dropRole, lockRole } from './drop-role.js';
+import { applyGrant, assertGrantShape } from './grants.js';
+import { quoteIdentifier } from './identifiers.js';
+import { generatePassword, scramSha256Verifier } from './password.js';
+import {
+  alterLoginSql,
+  createRoleSql,
+  DEFAULT_ROLE_PREFIX,
+  type LoginSpec,
+  leaseIdOfRole,
+  ROLE_PREFIX,
+  roleNameFor,
+} from './role-sql.js';
+import { type PgGrant, readCeiling, scopePostgresIntent } from './scope.js';
+import {
+  createTargetConnections,
+  type TargetEndpoint,
+  targetProblem,
+  targetUrlVariable,
+} from './target-connections.js';
+
+export interface PostgresProviderOptions {
+  /** TARGET_<NAME>_URL by lower-cased NAME (Config.targetUrls): admin connections, never from policy. */
+  targetUrls: Record<string, string>;
+  logger: Logger;
+  /** Admin connections per target (default 2). */
+  poolSize?: number;
+  /**
+   * Prefix of every role this broker creates (default `jit_`). The orphan sweep drops prefixed
+   * roles without a live lease, so two brokers sharing a PostgreSQL cluster need distinct prefixes.
+   */
+  rolePrefix?: string;
+}
+
+/** What revoke() needs, stored on the lease. Never the password. */
+export type PgRevocation = { target: string; role: string; database: string };
+
+/** What issue() and renew() return: the Provider contract, with the postgres shapes. */
+export type PostgresIssued = { credential: PostgresCredential; revocation: PgRevocation };
+
+export type PostgresProvider = Omit<Provider<PostgresTemplate, PgGrant>, 'issue' | 'renew'> & {
+  issue(input: IssueInput<PostgresTemplate, PgGrant>): Promise<PostgresIssued>;
+  renew(
+    input: IssueInput<PostgresTemplate, PgGrant> & { revocation: Record<string, unknown> | undefined },
+  ): Promise<PostgresIssued>;
+  /** Lease ids that have a role on `target` (for the orphan sweep). */
+  listBrokerRoles(target: string): Promise<string[]>;
+  close(): Promise<void>;
+};
+
+export function createPostgresProvider(options: PostgresProviderOptions): PostgresProvider {
+  const prefix = options.rolePrefix ?? DEFAULT_ROLE_PREFIX;
+  if (!ROLE_PREFIX.test(prefix))
+    throw new TypeError('createPostgresProvider: rolePrefix must match /^[a-z_][a-z0-9_]{0,30}$/');
+  const poolSize = options.poolSize ?? 2;
+  if (!Number.isInteger(poolSize) || poolSize < 1)
+    throw new TypeError('createPostgresProvider: poolSize must be a positive integer');
+  const connections = createTargetConnections(options.targetUrls, poolSize);
+  const log = options.logger.child({ component: 'provider.postgres' });
+
+  /** The role of a lease: the stored name when it is this lease's, never an arbitrary role. */
+  function roleOf(leaseId: string, revocation: Record<string, unknown> | undefined): string {
+    const stored = revocation?.role;
+    if (typeof stored !== 'string') return roleNameFor(prefix, leaseId);
+    const storedPrefix = stored.slice(0, Math.max(0, stored.length - 32));
+    if (!ROLE_PREFIX.test(storedPrefix) || leaseIdOfRole(storedPrefix, stored) !== leaseId.toLowerCase()) {
+      throw new TypeError(`lease ${leaseId}: stored role "${stored}" is not this lease's role`);
+    }
+    return stored;
+  }
+
+  /** Creates or re-keys the role in one transaction on the target; returns the credential. */
+  async function login(
+    input: IssueInput<PostgresTemplate, PgGrant>,
+    role: string,
+    mode: 'issue' | 'renew',
+  ): Promise<PostgresIssued> {
+    const { template, leaseId, expiresAt } = input;
+    const target = template.target;
+    assertGrantShape(input.grant);
+    const pool = connections.pool(target);
+    const endpoint = connections.endpoint(target);
+    const password = generatePassword();
+    const spec: LoginSpec = {
+      role,
+      verifier: await scramSha256Verifier(password),
+      validUntil: expiresAt,
+      connectionLimit: template.connection_limit,
+    };
+    try {
+      const { database, replay } = await pool.begin(async (tx) => {
+        // Two replicas replaying the same lease must not race CREATE ROLE, nor a revocation.
+        await lockRole(tx, role);
+        const [existing] = await tx<
+          { rolcanlogin: boolean }[]
+        >`select rolcanlogin from pg_roles where rolname = ${role}`;
+        if (existing === undefined && mode === 'renew') {
+          throw problems.conflict(
+            `the role of lease ${leaseId} no longer exists on target database "${target}"`,
+          );
+        }
+        // Only revocation sets NOLOGIN, and revocation is one-way.
+        if (existing !== undefined && !existing.rolcanlogin) {
+          throw problems.conflict(`lease ${leaseId} is being revoked on target database "${target}"`);
+        }
+        await tx.unsafe(existing === undefined ? createRoleSql(spec) : alterLoginSql(spec));
+        await assertRoleIsPlain(tx, target, role);
+        if (mode === 'issue') await applyGrant(tx, target, role, input.grant);
+        const [row] = await tx<{ database: string }[]>`select current_database() as database`;
+        return { database: row!.database, replay: existing !== undefined };
+      });
+      log.info(
+        {
+          leaseId,
+          target,
+          role,
+          database,
+          replay,
+          privileges: input.grant.privileges,
+          tables: input.grant.tables.length,
+          expiresAt,
+        },
+        mode === 'issue' ? 'postgres role issued' : 'postgres role renewed',
+      );
+      const revocation: PgRevocation = { target, role, database };
+      return { credential: credentialFor(endpoint, role, password, database, expiresAt), revocation };
+    } catch (error) {
+      throw targetProblem(target, error);
+    }
+  }
+
+  /** Targets a revocation must visit: the recorded one, else the template's, else every target. */
+  function targetsOf(input: RevokeInput): string[] {
+    const recorded = input.revocation?.target;
+    if (typeof recorded === 'string') return [recorded];
+    if (input.template?.provider === 'postgres') return [input.template.target];
+    // Role names are unique per lease id, so looking on every target cannot touch another lease.
+    return [...connections.targets];
+  }
+
+  return {
+    kind: 'postgres',
+    sideEffectFree: false,
+
+    checkTemplate(template) {
+      const found: string[] = [];
+      if (options.targetUrls[template.target] === undefined) {
+        found.push(`target "${template.target}" needs ${targetUrlVariable(template.target)} to be set`);
+      }
+      found.push(...readCeiling(template).problems);
+      return found;
+    },
+
+    scope: scopePostgresIntent,
+
+    async issue(input) {
+      return login(input, roleNameFor(prefix, input.leaseId), 'issue');
+    },
+
+    async renew(input) {
+      // A fresh password comes with the new VALID UNTIL: the broker keeps no secret to hand back,
+      // and open sessions are unaffected.
+      return login(input, roleOf(input.leaseId, input.revocation), 'renew');
+    },
+
+    async revoke(input) {
+      const role = roleOf(input.leaseId, input.revocation);
+      for (const target of targetsOf(input)) {
+        try {
+          const outcome = await dropRole(connections.pool(target), role);
+          if (outcome.existed) {
+            log.info(
+              { leaseId: input.leaseId, target, role, sessionsTerminated: outcome.sessionsTerminated },
+              'postgres role dropped',
+            );
+          } else {
+            log.debug({ leaseId: input.leaseId, target, role }, 'postgres role already gone');
+          }
+        } catch (error) {
+          throw targetProblem(target, error);
+        }
+      }
+    },
+
+    async listBrokerRoles(target) {
+      try {
+        const rows = await connections.pool(target)<{ rolname: string }[]>`
+          select rolname from pg_roles where left(rolname, ${prefix.length}::int) = ${prefix} order by rolname`;
+        return rows
+          .map((r) => leaseIdOfRole(prefix, r.rolname))
+          .filter((id): id is string => id !== undefined);
+      } catch (error) {
+        throw targetProblem(target, error);
+      }
+    },
+
+    close: () => connections.close(),
+  };
+}
+
+/** The role was created with none of these; a role that has one is not handed out. */
+async function assertRoleIsPlain(tx: postgres.TransactionSql, target: string, role: string): Promise<void> {
+  const [row] = await tx<{ widened: boolean }[]>`
+    select (rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls or rolinherit
+      or exists (select 1 from pg_auth_members m where m.member = r.oid)) as widened
+    from pg_roles r where rolname = ${role}`;
+  // NOINHERIT alone does not stop SET ROLE to a granted role: any membership is refused too.
+  if (row?.widened !== false) {
+    throw problems.badGateway(
+      `role ${quoteIdentifier(role)} on target database "${target}" has attributes or memberships the broker never grants`,
+      { target },
+    );
+  }
+}
+
+function credentialFor(
+  endpoint: TargetEndpoint,
+  role: string,
+  password: string,
+  database: string,
+  expiresAt: Date,
+): PostgresCredential {
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  const query = endpoint.sslmode === undefined ? '' : `?sslmode=${encodeURIComponent(endpoint.sslmode)}`;
+  const userinfo = `${encodeURIComponent(role)}:${encodeURIComponent(password)}`;
+  const url = `postgres://${userinfo}@${host}:${endpoint.port}/${encodeURIComponent(database)}${query}`;
+  return {
+    type: 'postgres',
+    username: role,
+    password,
+    host: endpoint.host,
+    port: endpoint.port,
+    database,
+    url,
+    expires_at: expiresAt.toISOString(),
+  };
+}
+
+// The narrower shapes must still be a Provider, so the registry accepts this one unchanged.
+const _isProvider: (p: PostgresProvider) => Provider<PostgresTemplate, PgGrant> = (p) => p;

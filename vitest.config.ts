@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Each test file creates and drops its own database, so files run in parallel safely.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    reporters: ['default'],
+  },
+});
