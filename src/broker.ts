@@ -106,7 +106,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         logger,
       })
     : undefined;
-  const approvals = new Approvals({ database, clock, logger, metrics, policies, leases, notifier });
+  const approvals = new Approvals({ database, clock, logger, metrics, policies, leases, revoker, notifier });
   approvals.install();
   sweeper.addTask('approvals', (now) => approvals.expire(now));
   const verifiers = createVerifiers(policies, clock, logger);

@@ -4,15 +4,36 @@ import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const urlString = z.string().refine((v) => URL.canParse(v), { message: 'must be an absolute URL' });
+function urlWith(protocols: readonly string[], message: string) {
+  return z.string().refine((v) => URL.canParse(v) && protocols.includes(new URL(v).protocol), { message });
+}
+
+const httpUrl = urlWith(['http:', 'https:'], 'must be an absolute http:// or https:// URL');
+const postgresUrl = urlWith(['postgres:', 'postgresql:'], 'must be a postgres:// URL');
+
+/**
+ * Digits only: z.coerce.number() would read '' as 0 (PORT= would listen on a random port) and
+ * accept '0x50' or '1e3'.
+ */
+function integerString(min: number, max: number, fallback: number) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^[0-9]{1,6}$/, message)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, message)
+    .default(fallback);
+}
+
+const nonEmpty = z.string().min(1, 'must not be empty');
 
 const envSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: urlString.optional(),
-  POLICY_DIR: z.string().min(1).default('./policies'),
-  DATA_DIR: z.string().min(1).default('./.data'),
-  BROKER_ISSUER: urlString.optional(),
+  PORT: integerString(0, 65535, 8080),
+  HOST: nonEmpty.default('0.0.0.0'),
+  DATABASE_URL: postgresUrl.optional(),
+  POLICY_DIR: nonEmpty.default('./policies'),
+  DATA_DIR: nonEmpty.default('./.data'),
+  BROKER_ISSUER: httpUrl.optional(),
   BROKER_MASTER_KEY: z
     .string()
     .refine((v) => decodeMasterKey(v) !== undefined, {
@@ -20,12 +41,12 @@ const envSchema = z.object({
     })
     .optional(),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  STAFF_CLIENT_SECRET: z.string().min(1).optional(),
-  APPROVAL_WEBHOOK_URL: urlString.optional(),
-  AWS_ENDPOINT_URL_STS: urlString.optional(),
-  PUBLIC_URL: urlString.optional(),
+  SWEEP_INTERVAL_SECONDS: integerString(1, 3600, 5),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  STAFF_CLIENT_SECRET: nonEmpty.optional(),
+  APPROVAL_WEBHOOK_URL: httpUrl.optional(),
+  AWS_ENDPOINT_URL_STS: httpUrl.optional(),
+  PUBLIC_URL: httpUrl.optional(),
 });
 
 export interface Config {
@@ -76,7 +97,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const [key, value] of Object.entries(env)) {
     const match = /^TARGET_([A-Z0-9_]+)_URL$/.exec(key);
     if (!match || value === undefined) continue;
-    if (!URL.canParse(value) || !/^postgres(ql)?:$/.test(new URL(value).protocol)) {
+    if (!postgresUrl.safeParse(value).success) {
       problems.push(`${key}: must be a postgres:// URL`);
       continue;
     }

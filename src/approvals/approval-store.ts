@@ -78,9 +78,10 @@ function encodeCursor(approval: Approval): string {
   return Buffer.from(`${approval.createdAt.getTime()}:${approval.id}`).toString('base64url');
 }
 
+/** Strict: a forged cursor is a 400, never a cast error in SQL. */
 function decodeCursor(cursor: string): { at: Date; id: string } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = /^(\d{1,16}):([0-9a-f-]{36})$/.exec(text);
+  const match = /^(\d{1,15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text);
   if (!match)
     throw problems.badRequest('invalid cursor', [
       { field: 'cursor', message: 'not a cursor this API returned' },

@@ -1,9 +1,9 @@
 // Who may review a step-up request. Not a Cedar decision (DESIGN): membership in the @step_up
 // group, minus the agent that asked and the human it acts for. Each check is one line with its
-// own problem, in the order a reviewer reads them.
+// own problem, in the order a reviewer reads them. The service audits every refusal.
 import type { Approval, Lease } from '../db/schema/index.js';
 import type { HumanIdentity } from '../identity/types.js';
-import { problems } from '../problem.js';
+import { type Problem, problems } from '../problem.js';
 
 /**
  * Subjects are compared without their issuer: staff come from one IdP, and a same-named subject
@@ -14,25 +14,27 @@ function isSamePerson(staff: HumanIdentity, subject: string): boolean {
   return staff.subject === subject;
 }
 
-/** Throws a 403 problem unless `staff` may vote to approve this request. */
-export function assertMayApprove(staff: HumanIdentity, approval: Approval, lease: Lease): void {
+/** The 403 problem that refuses `staff`'s approval, or undefined when they may vote. */
+export function approvalRefusal(staff: HumanIdentity, approval: Approval, lease: Lease): Problem | undefined {
   if (!staff.groups.includes(approval.group)) {
-    throw problems.forbidden(`only members of "${approval.group}" may approve this request`);
+    return problems.forbidden(`only members of "${approval.group}" may approve this request`);
   }
   if (isSamePerson(staff, lease.agent)) {
-    throw problems.forbidden('the agent that made a request may not approve it');
+    return problems.forbidden('the agent that made a request may not approve it');
   }
   if (lease.onBehalfOf && isSamePerson(staff, lease.onBehalfOf.sub)) {
-    throw problems.forbidden('the human the agent acts for may not approve their own request');
+    return problems.forbidden('the human the agent acts for may not approve their own request');
   }
+  return undefined;
 }
 
 /**
- * Throws a 403 problem unless `staff` may deny this request. Denying only ever fails closed, so
+ * The 403 problem that refuses `staff`'s denial, or undefined. Denying only ever fails closed, so
  * any member of the group may do it, including the requester's human withdrawing the request.
  */
-export function assertMayDeny(staff: HumanIdentity, approval: Approval): void {
+export function denialRefusal(staff: HumanIdentity, approval: Approval): Problem | undefined {
   if (!staff.groups.includes(approval.group)) {
-    throw problems.forbidden(`only members of "${approval.group}" may deny this request`);
+    return problems.forbidden(`only members of "${approval.group}" may deny this request`);
   }
+  return undefined;
 }

@@ -1,7 +1,8 @@
 // Tells reviewers a request is waiting: a signed JSON POST to APPROVAL_WEBHOOK_URL. Delivery runs
-// beside the request (never blocks it) and is retried in process with exponential backoff, a
-// bounded number of times. Retries do not survive a restart; the request itself does (it stays
-// pending in the database and is listed by GET /v1/approvals and the console).
+// beside the request (never blocks it) and is retried in process with capped exponential backoff
+// until the receiver takes it or the request's approval window closes (a later notice is moot).
+// Retries do not survive a restart; the request itself does (it stays pending in the database and
+// is listed by GET /v1/approvals and the console).
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
@@ -25,7 +26,7 @@ export interface ApprovalNotifierOptions {
   publicUrl: string;
   clock: Clock;
   logger: Logger;
-  /** Attempts in all, the first included (default 5). */
+  /** Attempts in all, the first included (default: unbounded, until the approval window closes). */
   attempts?: number;
   /** Delay before the first retry; doubled each time up to maxDelayMs (defaults 1 s, 60 s). */
   baseDelayMs?: number;
@@ -57,7 +58,7 @@ export function createApprovalNotifier(options: ApprovalNotifierOptions): Approv
     );
   }
   const secret = options.secret;
-  const attempts = Math.max(1, options.attempts ?? 5);
+  const attempts = Math.max(1, options.attempts ?? Number.POSITIVE_INFINITY);
   const baseDelayMs = options.baseDelayMs ?? 1000;
   const maxDelayMs = options.maxDelayMs ?? 60_000;
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -101,6 +102,7 @@ export function createApprovalNotifier(options: ApprovalNotifierOptions): Approv
   async function deliver(event: ApprovalPendingEvent): Promise<void> {
     const body = JSON.stringify(event);
     const log = { approvalId: event.approval_id, deliveryId: event.delivery_id, target };
+    const closesAt = Date.parse(event.approval.expires_at);
     for (let n = 1; n <= attempts && !stopped; n++) {
       let outcome: string;
       try {
@@ -117,12 +119,12 @@ export function createApprovalNotifier(options: ApprovalNotifierOptions): Approv
       } catch (error) {
         outcome = error instanceof Error ? error.name : 'error';
       }
-      if (n === attempts) {
-        options.logger.error({ ...log, attempts, outcome }, 'approval notification failed; giving up');
+      // Exponential backoff with ±20 % jitter, so replicas retrying one receiver spread out.
+      const wait = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(n - 1, 30)) * (0.8 + Math.random() * 0.4);
+      if (n === attempts || options.clock.now().getTime() + wait >= closesAt) {
+        options.logger.error({ ...log, attempts: n, outcome }, 'approval notification failed; giving up');
         return;
       }
-      // Exponential backoff with ±20 % jitter, so replicas retrying one receiver spread out.
-      const wait = Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1)) * (0.8 + Math.random() * 0.4);
       options.logger.warn(
         { ...log, attempt: n, outcome, retryInMs: Math.round(wait) },
         'approval notification failed; retrying',

@@ -1,6 +1,7 @@
 // The approvals service as the HTTP API and the console see it. Implemented in
 // approval-service.ts; the console only uses this interface.
 
+import type { DbOrTx } from '../db/client.js';
 import type { ApprovalStatus } from '../db/schema/index.js';
 import type { HumanIdentity, WorkloadIdentity } from '../identity/types.js';
 import type { Credential } from '../providers/types.js';
@@ -47,6 +48,15 @@ export interface ApprovalListFilter {
   limit?: number;
 }
 
+/** Which open requests a bulk revocation closes (at least one field). */
+export interface ApprovalWithdrawFilter {
+  leaseIds?: string[];
+  agent?: string;
+  agentIssuer?: string;
+  taskId?: string;
+  template?: string;
+}
+
 export interface ApprovalService {
   list(filter: ApprovalListFilter): Promise<{ items: ApprovalView[]; nextCursor: string | null }>;
   /** Staff view of one request, or undefined. */
@@ -59,6 +69,14 @@ export interface ApprovalService {
     requestId: string,
   ): Promise<ApprovalView>;
   deny(staff: HumanIdentity, approvalId: string, reason: string, requestId: string): Promise<ApprovalView>;
+  /** Denies the open requests matching `filter` inside `tx` (a revocation); returns their ids. */
+  withdrawMatching(
+    tx: DbOrTx,
+    actor: string,
+    filter: ApprovalWithdrawFilter,
+    reason: string,
+    requestId: string,
+  ): Promise<string[]>;
   /**
    * The requesting agent's long-poll; 404 for anyone else's approval. Throws Problem 403 when
    * denied or expired, 409 once the credential was collected. `signal` ends the wait early

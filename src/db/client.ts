@@ -18,7 +18,14 @@ export interface DatabaseOptions {
   max?: number;
   /** Name shown in pg_stat_activity. */
   applicationName?: string;
+  /** Longest wait for a lock (default 5 s): a request queued behind a held lock fails (503) instead of hanging. */
+  lockTimeoutMs?: number;
+  /** Longest statement (default 30 s): a query the server cannot finish fails (503) instead of hanging. */
+  statementTimeoutMs?: number;
 }
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
 
 export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
   const sql = postgres(url, {
@@ -26,7 +33,12 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
     idle_timeout: 30,
     connect_timeout: 5,
     onnotice: () => {},
-    connection: { application_name: options.applicationName ?? 'jit-broker' },
+    // Server-side bounds: with connect_timeout they keep every request's wait on the database finite.
+    connection: {
+      application_name: options.applicationName ?? 'jit-broker',
+      lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    },
   });
   const db = drizzle(sql, { schema });
   return { sql, db, close: () => sql.end({ timeout: 5 }) };

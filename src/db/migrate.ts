@@ -43,6 +43,9 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export async function migrate(sql: postgres.Sql, dir = MIGRATIONS_DIR): Promise<string[]> {
   const migrations = await readMigrations(dir);
   return sql.begin(async (tx) => {
+    // Waiting for another replica's migration, or a long ALTER, is expected here: no request timeouts.
+    await tx`set local lock_timeout = 0`;
+    await tx`set local statement_timeout = 0`;
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
     await tx`create table if not exists broker_migrations (
       tag text primary key, hash text not null, applied_at timestamptz not null default now())`;

@@ -115,8 +115,11 @@ export function createApp(deps: AppDeps): App {
   const agent = workloadAuth(deps.verifiers);
   const staff = staffAuth(deps.verifiers);
   app.use('/v1/credentials', agent);
-  app.use('/v1/leases/:id', async (c, next) => (c.req.path === '/v1/leases/revoke' ? next() : agent(c, next)));
-  app.use('/v1/leases/:id/*', agent);
+  // `/v1/leases/:id/*` matches `/v1/leases/revoke` too (a trailing /* also matches nothing), so
+  // both agent patterns must step aside for the staff bulk revoke.
+  const agentLease: typeof agent = async (c, next) => (c.req.path === '/v1/leases/revoke' ? next() : agent(c, next));
+  app.use('/v1/leases/:id', agentLease);
+  app.use('/v1/leases/:id/*', agentLease);
   app.use('/v1/tasks/*', agent);
   app.use('/v1/leases', staff);
   app.use('/v1/leases/revoke', staff);

@@ -16,5 +16,11 @@ function unavailable(path: string): unknown {
 
 export function buildDocumentationApp(): App {
   const deps = unavailable('deps') as AppDeps;
-  return createApp({ ...deps, extensions: apiExtensions(deps) });
+  const extensions = apiExtensions(deps);
+  // Not `{ ...deps, extensions }`: spreading a Proxy copies only its target's own keys, which
+  // would drop every dependency (createApp reads deps.config while registering routes).
+  const withExtensions = new Proxy(deps, {
+    get: (target, property, receiver) => (property === 'extensions' ? extensions : Reflect.get(target, property, receiver)),
+  });
+  return createApp(withExtensions);
 }

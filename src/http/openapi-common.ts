@@ -22,6 +22,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   404: 'No such resource (or not the caller\'s)',
   409: 'The resource is not in a state that allows this',
   413: 'Request body over 64 KiB',
+  415: 'Body sent with a Content-Type the route does not read',
   422: 'Well-formed but unprocessable request',
   502: 'The provider refused or failed',
   503: 'A dependency (database, provider, identity provider) is unavailable',

@@ -27,13 +27,25 @@ const DB_UNAVAILABLE_CODES = new Set([
   '53300',
 ]);
 
-export function isDatabaseUnavailable(error: unknown): boolean {
+// lock_timeout and statement_timeout (src/db/client.ts): the database is up but could not answer
+// in time (a held lock, an overloaded server). Also a 503 the client may retry.
+const DB_BUSY_CODES = new Set(['55P03', '57014']);
+
+function hasCode(error: unknown, codes: (code: string) => boolean): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (DB_UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    if (e instanceof AggregateError && e.errors.some(isDatabaseUnavailable)) return true;
+    if (typeof code === 'string' && codes(code)) return true;
+    if (e instanceof AggregateError && e.errors.some((inner) => hasCode(inner, codes))) return true;
   }
   return false;
+}
+
+export function isDatabaseBusy(error: unknown): boolean {
+  return hasCode(error, (code) => DB_BUSY_CODES.has(code));
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  return hasCode(error, (code) => DB_UNAVAILABLE_CODES.has(code) || code.startsWith('08'));
 }
 
 export function zodFieldErrors(error: ZodError, prefix?: string): FieldError[] {
@@ -50,6 +62,9 @@ function fromHttpException(error: HTTPException): Problem {
   const message = error.message || 'request refused';
   if (error.status === 400 && /json/i.test(message)) return problems.badRequest('the request body is not valid JSON');
   if (error.status === 413) return payloadTooLarge();
+  // @hono/zod-openapi refuses a body whose media type the route does not declare; every such
+  // route of this API reads JSON.
+  if (error.status === 415) return unsupportedMediaType(['application/json']);
   return new Problem({ status: error.status, type: `http-${error.status}`, title: message, detail: message });
 }
 
@@ -59,6 +74,19 @@ export function payloadTooLarge(): Problem {
     type: 'payload-too-large',
     title: 'Payload too large',
     detail: 'request bodies are limited to 64 KiB',
+    // The rest of an oversized body is never read, so the connection cannot carry another
+    // request: say so (RFC 9110 §15.5.14) rather than let a keep-alive client reuse a dead socket.
+    headers: { Connection: 'close' },
+  });
+}
+
+export function unsupportedMediaType(accepted: readonly string[]): Problem {
+  return new Problem({
+    status: 415,
+    type: 'unsupported-media-type',
+    title: 'Unsupported media type',
+    detail: `send the body with Content-Type ${accepted.join(' or ')}`,
+    headers: { 'Accept-Post': accepted.join(', ') },
   });
 }
 
@@ -66,6 +94,7 @@ export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
   if (error instanceof HTTPException) return fromHttpException(error);
   if (isDatabaseUnavailable(error)) return problems.unavailable('the database is unreachable; retry shortly', 5, error);
+  if (isDatabaseBusy(error)) return problems.unavailable('the database is busy (a lock or statement timed out); retry shortly', 5, error);
   return new Problem({ status: 500, type: 'internal', title: 'Internal server error', detail: 'an unexpected error occurred', cause: error });
 }
 

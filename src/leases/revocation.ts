@@ -71,8 +71,34 @@ export function filterSql(f: RevocationFilter): SQL {
   return sql.join(parts, sql` and `);
 }
 
+/**
+ * Closes the open step-up requests a revocation matches, inside the revocation's transaction, so
+ * that a cut-off agent cannot later collect a credential it asked for before. Returns their ids.
+ */
+export type RequestWithdrawer = (
+  tx: DbOrTx,
+  filter: RevocationFilter,
+  reason: string,
+  actor: string,
+  requestId: string | undefined,
+) => Promise<string[]>;
+
+export interface RevokeResult {
+  /** Lease ids marked for revocation. */
+  revoked: string[];
+  /** Step-up requests (approval ids) closed as denied. */
+  withdrawn: string[];
+}
+
 export class Revoker {
+  private withdrawer?: RequestWithdrawer;
+
   constructor(private readonly deps: RevocationDeps) {}
+
+  /** Installed by the approvals service; without it there are no step-up requests to close. */
+  setRequestWithdrawer(withdrawer: RequestWithdrawer): void {
+    this.withdrawer = withdrawer;
+  }
 
   private sideEffectFree(): string[] {
     return Object.values(this.deps.providers)
@@ -186,6 +212,20 @@ export class Revoker {
     requestId: string | undefined,
     before?: (tx: DbOrTx) => Promise<void>,
   ): Promise<string[]> {
+    return (await this.revokeMatching(filter, reason, actor, requestId, before)).revoked;
+  }
+
+  /**
+   * Revokes the live leases matching `filter` and closes the open step-up requests it matches, in
+   * one transaction together with `before` (a webhook's delivery claim, a staff audit row).
+   */
+  async revokeMatching(
+    filter: RevocationFilter,
+    reason: string,
+    actor: string,
+    requestId: string | undefined,
+    before?: (tx: DbOrTx) => Promise<void>,
+  ): Promise<RevokeResult> {
     const options: MarkOptions = {
       filter: filterSql(filter),
       outcome: 'revoked',
@@ -195,14 +235,17 @@ export class Revoker {
       skipLocked: false,
       states: ['active', 'issuing'],
     };
-    const rows = before
-      ? await this.deps.db.transaction(async (tx) => {
-          await before(tx);
-          return this.mark(options, tx);
-        })
-      : await this.mark(options);
+    const withdrawer = this.withdrawer;
+    const { rows, withdrawn } =
+      before || withdrawer
+        ? await this.deps.db.transaction(async (tx) => {
+            await before?.(tx);
+            const closed = withdrawer ? await withdrawer(tx, filter, reason, actor, requestId) : [];
+            return { rows: await this.mark(options, tx), withdrawn: closed };
+          })
+        : { rows: await this.mark(options), withdrawn: [] };
     await this.confirm(rows);
-    return rows.map((r) => r.id);
+    return { revoked: rows.map((r) => r.id), withdrawn };
   }
 
   /** Sweeper: claims revocations whose retry time has come and tries the provider again. */

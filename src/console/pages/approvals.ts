@@ -8,7 +8,12 @@ import type { ConsoleApp, ConsoleContext, ConsoleDeps } from '../console-context
 import { readForm, renderPage } from '../console-context.js';
 import { UUID_PATTERN } from '../live-leases.js';
 import { assessRisk } from '../risk.js';
-import { approvalDetail, approvalList, approvalsNotEnabled, type ReviewedApproval } from '../views/approvals.js';
+import {
+  approvalDetail,
+  approvalList,
+  approvalsNotEnabled,
+  type ReviewedApproval,
+} from '../views/approvals.js';
 import { noticeFor } from '../views/messages.js';
 
 const PAGE_SIZE = 50;
@@ -25,7 +30,7 @@ function review(deps: ConsoleDeps, approval: ApprovalView): ReviewedApproval {
     ttlSeconds: approval.ttl_seconds,
     provider: template?.provider,
   });
-  return { approval, risk };
+  return { approval, risk, provider: template?.provider };
 }
 
 export function registerApprovalPages(app: ConsoleApp, deps: ConsoleDeps): void {
@@ -70,13 +75,21 @@ export function registerApprovalPages(app: ConsoleApp, deps: ConsoleDeps): void 
       if (!form.ok) {
         const approval = await approvals.get(id);
         if (approval === undefined) throw problems.notFound('no such approval request');
-        const body = approvalDetail(review(deps, approval), c.get('session').csrf, deps.clock.now(), form.message);
+        const body = approvalDetail(
+          review(deps, approval),
+          c.get('session').csrf,
+          deps.clock.now(),
+          form.message,
+        );
         return renderPage(c, { title: 'Review request', nav: 'approvals', body }, 400);
       }
       const given = form.data.reason === '' ? undefined : form.data.reason;
       if (decision === 'approve') {
         const result = await approvals.approve(staff, id, given, c.get('requestId'));
-        return c.redirect(`/console?notice=${result.status === 'pending' ? 'approval-recorded' : 'approved'}`, 303);
+        return c.redirect(
+          `/console?notice=${result.status === 'pending' ? 'approval-recorded' : 'approved'}`,
+          303,
+        );
       }
       await approvals.deny(staff, id, given ?? '', c.get('requestId'));
       return c.redirect('/console?notice=denied', 303);

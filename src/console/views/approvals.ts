@@ -3,6 +3,7 @@
 // every value is escaped by the html template.
 import { html } from 'hono/html';
 import type { ApprovalView } from '../../approvals/types.js';
+import type { ProviderKind } from '../../policy/broker-config.js';
 import type { RiskAssessment } from '../risk.js';
 import { formatDuration, formatTime, relativeTime, shortId } from './format.js';
 import type { Html } from './layout.js';
@@ -10,6 +11,13 @@ import type { Html } from './layout.js';
 export interface ReviewedApproval {
   approval: ApprovalView;
   risk: RiskAssessment;
+  /** The template's provider; undefined when the template is no longer in the policy set. */
+  provider: ProviderKind | undefined;
+}
+
+/** jwt templates scope by actions alone (DESIGN): an empty resource list there says nothing. */
+function resourcesApply(provider: ProviderKind | undefined, resources: readonly string[]): boolean {
+  return provider !== 'jwt' || resources.length > 0;
 }
 
 function chips(values: readonly string[], empty: string): Html {
@@ -20,7 +28,9 @@ function chips(values: readonly string[], empty: string): Html {
 
 function riskBadge(risk: RiskAssessment, withReasons: boolean): Html {
   return html`<span class="risk risk-${risk.level}" title="${risk.reasons.join('; ')}">${risk.level}</span>${
-    withReasons && risk.reasons.length > 0 ? html`<ul class="reasons">${risk.reasons.map((r) => html`<li>${r}</li>`)}</ul>` : ''
+    withReasons && risk.reasons.length > 0
+      ? html`<ul class="reasons">${risk.reasons.map((r) => html`<li>${r}</li>`)}</ul>`
+      : ''
   }`;
 }
 
@@ -31,7 +41,7 @@ function human(onBehalfOf: ApprovalView['on_behalf_of']): Html {
 }
 
 function votes(approval: ApprovalView): Html {
-  return html`${approval.approvals.length} of ${approval.required_approvals}<div class="muted small">group ${approval.group}</div>`;
+  return html`<span class="nowrap">${approval.approvals.length} of ${approval.required_approvals}</span><div class="muted small">group <span class="nowrap">${approval.group}</span></div>`;
 }
 
 export function approvalsNotEnabled(): Html {
@@ -39,41 +49,54 @@ export function approvalsNotEnabled(): Html {
 <div class="notice">Approvals are not enabled on this broker: no step-up requests can be reviewed here.</div>`;
 }
 
-export function approvalList(items: readonly ReviewedApproval[], now: Date, nextCursor: string | null, notice: Html | ''): Html {
+export function approvalList(
+  items: readonly ReviewedApproval[],
+  now: Date,
+  nextCursor: string | null,
+  notice: Html | '',
+): Html {
   const rows = items.map(
-    ({ approval: a, risk }) => html`<tr data-approval-id="${a.approval_id}">
+    ({ approval: a, risk, provider }) => html`<tr data-approval-id="${a.approval_id}">
   <td><a href="/console/approvals/${a.approval_id}" title="${a.approval_id}"><code>${shortId(a.approval_id)}</code></a>
-    <div class="muted small">${relativeTime(a.created_at, now)}</div></td>
+    <div class="muted small nowrap">${relativeTime(a.created_at, now)}</div></td>
   <td><code>${a.agent}</code><div class="muted small">${a.agent_issuer}</div></td>
   <td>${human(a.on_behalf_of)}</td>
-  <td><code>${a.template}</code></td>
-  <td><div><span class="muted">task</span> <code>${a.intent.task_id}</code></div>
+  <td class="intent"><div><code class="template">${a.template}</code> <span class="muted">· task</span> <code>${a.intent.task_id}</code></div>
     <div class="purpose">${a.intent.purpose}</div>
     <div>${chips(a.intent.actions, 'no actions')}</div>
-    <div class="small">${chips(a.intent.resources, 'all resources of the template')}</div></td>
-  <td>${formatDuration(a.ttl_seconds)}</td>
-  <td>${a.policies.map((p) => html`<div><code>${p}</code></div>`)}</td>
+    ${resourcesApply(provider, a.intent.resources) ? html`<div class="small">${chips(a.intent.resources, 'all resources of the template')}</div>` : ''}</td>
+  <td class="nowrap">${formatDuration(a.ttl_seconds)}</td>
+  <td class="policies">${a.policies.map((p) => html`<div><code>${p}</code></div>`)}</td>
   <td>${votes(a)}</td>
-  <td>${riskBadge(risk, true)}</td>
-  <td><a href="/console/approvals/${a.approval_id}">Review</a></td>
+  <td class="risk-cell">${riskBadge(risk, true)}</td>
+  <td><a class="button" href="/console/approvals/${a.approval_id}">Review</a></td>
 </tr>`,
   );
-  return html`<h1>Pending approvals</h1>
+  const count =
+    items.length === 0
+      ? ''
+      : html` <span class="count">${items.length}${nextCursor === null ? '' : '+'}</span>`;
+  return html`<h1>Pending approvals${count}</h1>
 <p class="lead">Step-up requests waiting for a decision. Open one to approve or deny it with a reason.</p>
 ${notice}
 ${
   items.length === 0
     ? html`<div class="card muted" id="no-pending">No request is waiting for approval.</div>`
     : html`<table id="pending">
-<thead><tr><th>Request</th><th>Agent</th><th>On behalf of</th><th>Template</th><th>Intent</th><th>TTL</th><th>Deciding policies</th><th>Approvals</th><th>Risk</th><th></th></tr></thead>
+<thead><tr><th>Request</th><th>Agent</th><th>On behalf of</th><th>Template and intent</th><th>TTL</th><th>Deciding policies</th><th>Approvals</th><th>Risk</th><th></th></tr></thead>
 <tbody>${rows}</tbody>
 </table>`
 }
 ${nextCursor === null ? '' : html`<p class="pager"><a href="/console?cursor=${encodeURIComponent(nextCursor)}">Older requests →</a></p>`}`;
 }
 
-export function approvalDetail(reviewed: ReviewedApproval, csrf: string, now: Date, formError: string | undefined): Html {
-  const { approval: a, risk } = reviewed;
+export function approvalDetail(
+  reviewed: ReviewedApproval,
+  csrf: string,
+  now: Date,
+  formError: string | undefined,
+): Html {
+  const { approval: a, risk, provider } = reviewed;
   const pending = a.status === 'pending';
   return html`<p><a href="/console">← Pending approvals</a></p>
 <h1>Request <code>${a.approval_id}</code></h1>
@@ -88,10 +111,14 @@ ${formError === undefined ? '' : html`<div class="notice error" role="alert">${f
   <dt>Task</dt><dd><code>${a.intent.task_id}</code></dd>
   <dt>Purpose</dt><dd class="purpose">${a.intent.purpose}</dd>
   <dt>Actions</dt><dd>${chips(a.intent.actions, 'none')}</dd>
-  <dt>Resources</dt><dd>${chips(a.intent.resources, 'all resources of the template')}</dd>
+  <dt>Resources</dt><dd>${
+    resourcesApply(provider, a.intent.resources)
+      ? chips(a.intent.resources, 'all resources of the template')
+      : html`<span class="muted">not used by jwt templates (the scopes are the actions)</span>`
+  }</dd>
   <dt>TTL</dt><dd>${formatDuration(a.ttl_seconds)}</dd>
   <dt>Deciding policies</dt><dd>${a.policies.map((p) => html`<code class="chip">${p}</code>`)} <span class="muted small">policy set ${a.policy_version.slice(0, 12)}</span></dd>
-  <dt>Approvers</dt><dd>a member of <code>${a.group}</code>; ${votes(a)}</dd>
+  <dt>Approvers</dt><dd>${a.approvals.length} of ${a.required_approvals} from group <code>${a.group}</code></dd>
   <dt>Risk</dt><dd>${riskBadge(risk, true)}</dd>
   <dt>Lease</dt><dd><code>${a.lease_id}</code></dd>
   ${a.decided_by === null ? '' : html`<dt>Decided by</dt><dd>${a.decided_by}${a.reason === null ? '' : html` — ${a.reason}`}</dd>`}

@@ -25,14 +25,14 @@ export function auditList(items: readonly AuditRecord[], query: AuditQuery, next
   const rows = items.map(
     (e) => html`<tr>
   <td class="mono small">${e.seq ?? '…'}</td>
-  <td class="small">${formatTime(e.at)}</td>
+  <td class="small nowrap">${formatTime(e.at)}</td>
   <td><code>${e.event}</code>${e.decision ? html`<div class="small">${e.decision}</div>` : ''}</td>
   <td class="small">${e.actor ?? ''}</td>
   <td>${e.agent ? html`<code>${e.agent}</code><div class="muted small">${e.agent_issuer}</div>` : ''}</td>
   <td>${e.lease_id ? html`<a class="mono small" href="/console/audit?lease_id=${e.lease_id}">${e.lease_id.slice(0, 8)}</a>` : ''}</td>
   <td>${e.template ? html`<code>${e.template}</code>` : ''}</td>
-  <td>${(e.policies ?? []).map((p) => html`<code class="chip">${p}</code>`)}</td>
-  <td class="mono small">${compact(e.reasons)} ${compact(e.detail)}</td>
+  <td class="policies">${(e.policies ?? []).map((p) => html`<code class="chip">${p}</code>`)}</td>
+  <td class="mono small details">${compact(e.reasons)} ${compact(e.detail)}</td>
 </tr>`,
   );
   return html`<h1>Audit trail</h1>

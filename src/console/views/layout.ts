@@ -13,16 +13,22 @@ const STYLESHEET = `
 * { box-sizing: border-box; }
 body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color:var(--ink); background:var(--bg); }
 header { display:flex; align-items:center; gap:24px; padding:10px 24px; background:#fff; border-bottom:1px solid var(--line); }
-header .brand { font-weight:700; letter-spacing:.2px; }
+header .brand { font-weight:700; letter-spacing:.2px; display:flex; align-items:center; gap:8px; }
+header .brand .tag { font-weight:500; font-size:11px; color:var(--muted); border:1px solid var(--line); border-radius:10px; padding:1px 8px; text-transform:uppercase; letter-spacing:.5px; }
 header nav a { margin-right:16px; color:var(--muted); text-decoration:none; padding:4px 0; }
 header nav a.current { color:var(--ink); border-bottom:2px solid var(--accent); }
 header .who { margin-left:auto; color:var(--muted); display:flex; align-items:center; gap:12px; }
 main { padding:20px 24px; max-width:1400px; }
-h1 { font-size:20px; margin:0 0 4px; } h2 { font-size:16px; margin:24px 0 8px; }
+h1 { font-size:20px; margin:0 0 4px; display:flex; align-items:center; gap:10px; }
+h1 .count { font-size:12px; font-weight:600; color:#fff; background:var(--accent); border-radius:10px; padding:1px 9px; } h2 { font-size:16px; margin:24px 0 8px; }
 p.lead { color:var(--muted); margin:0 0 16px; }
 table { width:100%; border-collapse:collapse; background:#fff; border:1px solid var(--line); }
-th, td { text-align:left; vertical-align:top; padding:8px 10px; border-bottom:1px solid var(--line); }
-th { font-size:12px; text-transform:uppercase; letter-spacing:.4px; color:var(--muted); background:#fafbfc; }
+th, td { text-align:left; vertical-align:top; padding:10px 11px; border-bottom:1px solid var(--line); }
+tbody tr:last-child td { border-bottom:none; } tbody tr:hover { background:#fafbfd; }
+td code { white-space:nowrap; } .nowrap { white-space:nowrap; }
+td.intent { min-width:320px; } td.risk-cell { min-width:190px; } code.template { font-weight:600; } td.policies code { white-space:normal; overflow-wrap:anywhere; } td.details { overflow-wrap:anywhere; min-width:240px; }
+td .purpose { font-weight:500; margin:2px 0 4px; } dd.purpose { font-weight:500; }
+th { font-size:11.5px; white-space:nowrap; text-transform:uppercase; letter-spacing:.4px; color:var(--muted); background:#fafbfc; }
 code, .mono { font-family:ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size:12.5px; }
 .chip { display:inline-block; padding:1px 6px; margin:1px 2px 1px 0; border-radius:4px; background:#eef1f6; }
 .muted { color:var(--muted); } .small { font-size:12px; }
@@ -33,7 +39,8 @@ ul.reasons { margin:4px 0 0; padding-left:16px; color:var(--muted); font-size:12
 .notice { padding:10px 14px; border-radius:6px; margin-bottom:16px; background:#e7eefc; border:1px solid #c9d7f7; }
 .error { background:var(--high-bg); border-color:#f2c3bd; }
 .card { background:#fff; border:1px solid var(--line); border-radius:6px; padding:16px; margin-bottom:16px; }
-dl { display:grid; grid-template-columns:180px 1fr; gap:6px 16px; margin:0; } dt { color:var(--muted); }
+dl { display:grid; grid-template-columns:180px 1fr; gap:8px 16px; margin:0; } dt { color:var(--muted); } dd { margin:0; }
+form.card label { display:block; margin-bottom:6px; font-weight:500; }
 textarea, input[type=text] { width:100%; max-width:560px; padding:6px 8px; border:1px solid var(--line); border-radius:4px; font:inherit; }
 button { font:inherit; padding:6px 14px; border-radius:4px; border:1px solid var(--line); background:#fff; cursor:pointer; }
 button.approve { background:var(--low); border-color:var(--low); color:#fff; }
@@ -43,6 +50,8 @@ form.inline { display:flex; gap:6px; align-items:center; } form.inline input[typ
 .actions { display:flex; gap:8px; margin-top:10px; }
 .pager { margin-top:12px; }
 a { color:var(--accent); }
+a.button { display:inline-block; white-space:nowrap; padding:4px 12px; border:1px solid var(--accent); border-radius:4px; text-decoration:none; font-weight:500; }
+a.button:hover { background:var(--accent); color:#fff; }
 `;
 
 /** For the Content-Security-Policy header: the one style block the console serves. */
@@ -77,7 +86,7 @@ export function layout(frame: PageFrame, body: Html): Html {
 </head>
 <body>
 <header>
-  <span class="brand">jit-broker</span>
+  <span class="brand">jit-broker <span class="tag">staff console</span></span>
   ${
     staff
       ? html`<nav>

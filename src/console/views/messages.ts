@@ -3,10 +3,14 @@ import { html } from 'hono/html';
 import type { Problem } from '../../problem.js';
 import type { Html } from './layout.js';
 
-/** A problem as a page: its title and message, the request id for the logs; never a stack. */
+/** A problem as a page: its title, message and field errors, the request id for the logs; never a stack. */
 export function problemPage(problem: Problem, requestId: string | undefined, signedIn: boolean): Html {
   return html`<h1>${problem.title}</h1>
-<div class="notice error" role="alert" id="problem">${problem.detail ?? problem.title}</div>
+<div class="notice error" role="alert" id="problem">${problem.detail ?? problem.title}${
+    problem.errors === undefined || problem.errors.length === 0
+      ? ''
+      : html`<ul class="reasons">${problem.errors.map((e) => html`<li><code>${e.field}</code>: ${e.message}</li>`)}</ul>`
+  }</div>
 <p class="muted small">HTTP ${problem.status}${requestId ? html` · request id <code>${requestId}</code>` : ''}</p>
 <p>${signedIn ? html`<a href="/console">Back to the console</a>` : html`<a href="/console/login">Sign in</a>`}</p>`;
 }

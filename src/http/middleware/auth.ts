@@ -1,7 +1,7 @@
 // Bearer authentication for agents (workload identity tokens) and staff (staff OIDC tokens).
 import type { MiddlewareHandler } from 'hono';
 import type { HumanIdentity, WorkloadIdentity } from '../../identity/types.js';
-import { problems } from '../../problem.js';
+import { Problem, problems } from '../../problem.js';
 import type { AppEnv } from '../env.js';
 
 export interface Verifiers {
@@ -24,9 +24,25 @@ export function workloadAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
   };
 }
 
+/**
+ * Staff bearer auth. A token that is not a staff token but verifies as a workload identity is an
+ * agent reaching for a reviewer's power: authenticated, not allowed, so 403 rather than 401. Any
+ * other bad token stays a 401.
+ */
 export function staffAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    c.set('staff', await verifiers.staff(bearerToken(c.req.header('authorization'))));
+    const token = bearerToken(c.req.header('authorization'));
+    try {
+      c.set('staff', await verifiers.staff(token));
+    } catch (error) {
+      if (!(error instanceof Problem) || error.status !== 401) throw error;
+      const isAgent = await verifiers.workload(token).then(
+        () => true,
+        () => false,
+      );
+      if (isAgent) throw problems.forbidden('only security staff may use this route; agents may not');
+      throw error;
+    }
     await next();
   };
 }

@@ -107,7 +107,7 @@ export function registerApprovalRoutes(app: App, deps: ApprovalRouteDeps): void 
     request: { query: ListQuery },
     responses: {
       200: { description: 'A page of step-up requests', content: jsonContent(ApprovalList) },
-      ...problemResponses(400, 401),
+      ...problemResponses(400, 401, 403),
     },
   });
 

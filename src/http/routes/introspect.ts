@@ -9,6 +9,7 @@ import { problems } from '../../problem.js';
 import type { KeyStore } from '../../providers/jwt/key-store.js';
 import type { App } from '../env.js';
 import { UUID_PATTERN, jsonContent, problemResponses } from '../openapi-common.js';
+import { unsupportedMediaType } from '../problem-response.js';
 
 const IntrospectionRequest = z.strictObject({
   token: z.string().min(1).max(16_384),
@@ -44,7 +45,7 @@ const route = createRoute({
       required: true,
     },
   },
-  responses: { 200: { description: 'Token state', content: jsonContent(IntrospectionResponse) }, ...problemResponses(400, 413, 503) },
+  responses: { 200: { description: 'Token state', content: jsonContent(IntrospectionResponse) }, ...problemResponses(400, 413, 415, 503) },
 });
 
 async function readToken(contentType: string, req: { parseBody(): Promise<Record<string, unknown>>; json(): Promise<unknown> }) {
@@ -60,7 +61,7 @@ export function registerIntrospectionRoute(app: App, deps: { keyStore: KeyStore;
   app.post('/v1/introspect', async (c) => {
     const contentType = c.req.header('content-type') ?? '';
     if (!/application\/(json|x-www-form-urlencoded)/.test(contentType)) {
-      throw problems.badRequest('use Content-Type application/x-www-form-urlencoded or application/json');
+      throw unsupportedMediaType(['application/x-www-form-urlencoded', 'application/json']);
     }
     const token = await readToken(contentType, c.req);
     const inactive = () => c.json({ active: false }, 200);

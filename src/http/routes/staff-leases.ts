@@ -1,7 +1,10 @@
-// Security staff: list leases and revoke them in bulk.
+// Security staff: list leases and revoke them in bulk. A bulk revoke also closes the open step-up
+// requests it matches, and is audited as one request beside the per-lease rows.
 import { createRoute } from '@hono/zod-openapi';
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
+import { recordAudit } from '../../audit/audit-log.js';
+import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
 import { LEASE_STATES, leases } from '../../db/schema/index.js';
 import { toLeaseDetailView } from '../../leases/lease-view.js';
@@ -27,13 +30,25 @@ const BulkRevoke = z
     agent: z.string().min(1).max(512).optional(),
     task_id: z.string().min(1).max(128).optional(),
     template: z.string().min(1).max(64).optional(),
-    reason: z.string().min(1).max(1000),
+    reason: z.string().trim().min(1).max(1000),
   })
   .refine((b) => b.agent !== undefined || b.task_id !== undefined || b.template !== undefined, {
     message: 'name at least one of agent, task_id or template',
     path: ['agent'],
   })
   .meta({ id: 'BulkRevokeRequest' });
+
+const BulkRevokeResult = z
+  .object({
+    revoked: z.array(z.string()).meta({ description: 'Every live lease the filter matched, now revoked or revoking' }),
+    approvals_denied: z.array(z.string()).meta({ description: 'Open step-up requests the filter matched, now denied' }),
+    counts: z.object({
+      revoked: z.number().int().meta({ description: 'Leases the provider confirmed revoked' }),
+      revoking: z.number().int().meta({ description: 'Leases whose revocation the sweeper is still retrying' }),
+      approvals_denied: z.number().int(),
+    }),
+  })
+  .meta({ id: 'BulkRevokeResult' });
 
 const listRoute = createRoute({
   method: 'get',
@@ -51,20 +66,34 @@ const bulkRoute = createRoute({
   security: staffSecurity,
   request: { body: { content: jsonContent(BulkRevoke), required: true } },
   responses: {
-    200: { description: 'Revoked lease ids', content: jsonContent(z.object({ revoked: z.array(z.string()) })) },
+    200: { description: 'What was revoked', content: jsonContent(BulkRevokeResult) },
     ...problemResponses(400, 401, 403, 503),
   },
 });
 
 /** Cursor = base64url("<created_at ms>:<id>"), so paging is stable under concurrent inserts. */
+const CURSOR = /^(\d{1,15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+function encodeCursor(lease: { createdAt: Date; id: string }): string {
+  return Buffer.from(`${lease.createdAt.getTime()}:${lease.id}`).toString('base64url');
+}
+
+/** Strict: a forged cursor is a 400, never a cast error in SQL. */
 function decodeCursor(cursor: string): { at: Date; id: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = /^(\d{1,16}):([0-9a-f-]{36})$/.exec(text);
-  if (!match) throw problems.badRequest('invalid cursor', [{ field: 'cursor', message: 'not a cursor this API returned' }]);
+  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) {
+    throw problems.badRequest('invalid cursor', [{ field: 'cursor', message: 'not a cursor this API returned' }]);
+  }
   return { at: new Date(Number(match[1])), id: match[2]! };
 }
 
-export function registerStaffLeaseRoutes(app: App, deps: { database: Database; revoker: Revoker }) {
+export interface StaffLeaseRouteDeps {
+  database: Database;
+  revoker: Revoker;
+  clock: Clock;
+}
+
+export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
     const where: SQL[] = [];
@@ -84,19 +113,50 @@ export function registerStaffLeaseRoutes(app: App, deps: { database: Database; r
       .limit(q.limit + 1);
     const page = rows.slice(0, q.limit);
     const last = page.at(-1);
-    const next = rows.length > q.limit && last ? Buffer.from(`${last.createdAt.getTime()}:${last.id}`).toString('base64url') : null;
+    const next = rows.length > q.limit && last ? encodeCursor(last) : null;
     return c.json({ items: page.map(toLeaseDetailView), next_cursor: next }, 200);
   });
 
   app.openapi(bulkRoute, async (c) => {
     const body = c.req.valid('json');
     const staff = c.get('staff');
-    const revoked = await deps.revoker.revoke(
-      { agent: body.agent, taskId: body.task_id, template: body.template },
+    const requestId = c.get('requestId');
+    const actor = `staff:${staff.subject}`;
+    const filter = { agent: body.agent, taskId: body.task_id, template: body.template };
+    // The request row, the closed step-up requests and the marked leases commit together; each
+    // closed request has its own approval.denied audit row.
+    const { revoked, withdrawn: approvalsDenied } = await deps.revoker.revokeMatching(
+      filter,
       body.reason,
-      `staff:${staff.subject}`,
-      c.get('requestId'),
+      actor,
+      requestId,
+      (tx) =>
+        recordAudit(tx, {
+          at: deps.clock.now(),
+          event: 'leases.bulk_revoke',
+          requestId,
+          actor,
+          agent: body.agent ?? null,
+          template: body.template ?? null,
+          reasons: [body.reason],
+          detail: { filter: { agent: body.agent, task_id: body.task_id, template: body.template } },
+        }),
     );
-    return c.json({ revoked }, 200);
+    const byState = revoked.length
+      ? await deps.database.db
+          .select({ state: leases.state, n: count() })
+          .from(leases)
+          .where(inArray(leases.id, revoked))
+          .groupBy(leases.state)
+      : [];
+    const counted = (state: string) => byState.find((r) => r.state === state)?.n ?? 0;
+    return c.json(
+      {
+        revoked,
+        approvals_denied: approvalsDenied,
+        counts: { revoked: counted('revoked'), revoking: counted('revoking'), approvals_denied: approvalsDenied.length },
+      },
+      200,
+    );
   });
 }

@@ -74,7 +74,11 @@ export class KeyStore {
   readonly #alg: SigningAlgorithm;
   #state: KeyState | undefined;
   #refreshing: Promise<void> | undefined;
-  #lastRefreshMs = Number.NEGATIVE_INFINITY;
+  /**
+   * When an unknown kid last caused a re-read. Only those count: the periodic refresh (every sweep)
+   * must not reset the cooldown, or a key rotated since the last sweep would never be looked up.
+   */
+  #lastUnknownKidRefreshMs = Number.NEGATIVE_INFINITY;
 
   private constructor(options: KeyStoreOptions & { alg: SigningAlgorithm }) {
     this.#database = options.database;
@@ -198,8 +202,8 @@ export class KeyStore {
       // but rarely: a stream of tokens with made-up kids must not become a stream of queries.
       const nowMs = this.#clock.now().getTime();
       const inFlight = this.#refreshing;
-      if (inFlight !== undefined || nowMs - this.#lastRefreshMs >= UNKNOWN_KID_REFRESH_COOLDOWN_MS) {
-        this.#lastRefreshMs = nowMs;
+      if (inFlight !== undefined || nowMs - this.#lastUnknownKidRefreshMs >= UNKNOWN_KID_REFRESH_COOLDOWN_MS) {
+        this.#lastUnknownKidRefreshMs = nowMs;
         try {
           await (inFlight ?? this.refresh());
         } catch (error) {
@@ -260,7 +264,6 @@ export class KeyStore {
       })
       .from(signingKeys)
       .where(or(isNull(signingKeys.retiredAt), gt(signingKeys.publishUntil, now)));
-    this.#lastRefreshMs = now.getTime();
 
     const currentRows = rows
       .filter((r) => r.retiredAt === null)

@@ -1,0 +1,104 @@
+// Every revocation reaches the step-up requests it matches: an anomaly reported for an agent, a task
+// the agent completed, a lease the agent revoked itself. A request closed this way, even one already
+// approved, can never be collected afterwards, and the closing is audited.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signWebhook } from '../../src/webhooks/signature.js';
+import { TEST_WEBHOOK_SECRET, type TestBroker, type TestResponse, startTestBroker } from '../helpers/broker.js';
+import {
+  ADMIN_REQUEST,
+  APPROVAL_POLICIES,
+  APPROVAL_TEMPLATES,
+  type Pending,
+  approve,
+  auditEvents,
+  collect,
+  leaseState,
+  requestStepUp,
+} from './fixtures.js';
+
+let t: TestBroker;
+beforeAll(async () => {
+  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+});
+afterAll(async () => t?.close());
+
+function webhook(path: string, body: object): Promise<TestResponse> {
+  const raw = JSON.stringify(body);
+  return t.request('POST', path, {
+    body: raw,
+    headers: {
+      'content-type': 'application/json',
+      'x-broker-signature': signWebhook(TEST_WEBHOOK_SECRET, raw, t.clock.now()),
+      'x-broker-delivery': `dlv-${randomUUID()}`,
+    },
+  });
+}
+
+const forTask = (taskId: string) => ({ ...ADMIN_REQUEST, intent: { ...ADMIN_REQUEST.intent, task_id: taskId } });
+
+async function expectClosed(pending: Pending, reason: RegExp): Promise<void> {
+  expect(await leaseState(t, pending.leaseId)).toEqual({ state: 'denied', revoke_reason: expect.stringMatching(reason) });
+  const collected = await collect(t, pending.approvalId, pending.agentToken);
+  expect(collected.status, collected.text).toBe(403);
+  expect(collected.body.credential).toBeUndefined();
+  const events = (await auditEvents(t, pending.leaseId)).map((e) => e.event);
+  expect(events).toContain('approval.denied');
+  expect(events).toContain('lease.denied');
+}
+
+describe('an open step-up request', () => {
+  it('is closed when an anomaly is reported for its agent, even after it was approved', async () => {
+    const agent = 'agent-anomalous';
+    const waiting = await requestStepUp(t, ADMIN_REQUEST, { agent });
+    const approved = await requestStepUp(t, ADMIN_REQUEST, { agent });
+    expect((await approve(t, approved.approvalId, 'sam')).status).toBe(200);
+    const bystander = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-bystander' });
+
+    const res = await webhook('/v1/webhooks/anomaly', { agent, reason: 'exfiltration pattern', severity: 'high' });
+    expect(res.status, res.text).toBe(200);
+
+    await expectClosed(waiting, /exfiltration pattern/);
+    await expectClosed(approved, /exfiltration pattern/);
+    expect((await leaseState(t, bystander.leaseId)).state).toBe('pending_approval');
+    const [row] = await t.database.sql<{ actor: string }[]>`
+      select actor from audit_events where lease_id = ${waiting.leaseId} and event = 'approval.denied'`;
+    expect(row?.actor).toBe('webhook:anomaly');
+  });
+
+  it('is closed when an anomaly names its lease id', async () => {
+    const pending = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-lease-flagged' });
+    const res = await webhook('/v1/webhooks/anomaly', { lease_id: pending.leaseId, reason: 'odd source ip', severity: 'medium' });
+    expect(res.status, res.text).toBe(200);
+    await expectClosed(pending, /odd source ip/);
+  });
+
+  it("is closed when its agent completes the task, and only that task's requests are", async () => {
+    const agent = 'agent-finishing';
+    const done = await requestStepUp(t, forTask('t-done'), { agent });
+    const other = await requestStepUp(t, forTask('t-other'), { agent });
+
+    const res = await t.request('POST', '/v1/tasks/t-done/complete', { token: done.agentToken });
+    expect(res.status, res.text).toBe(200);
+
+    await expectClosed(done, /task completed/);
+    expect((await leaseState(t, other.leaseId)).state).toBe('pending_approval');
+  });
+
+  it('is closed when the task-completed webhook reports its task', async () => {
+    const agent = 'agent-ci-job';
+    const pending = await requestStepUp(t, forTask('t-ci-77'), { agent });
+    const res = await webhook('/v1/webhooks/task-completed', { task_id: 't-ci-77', agent });
+    expect(res.status, res.text).toBe(200);
+    await expectClosed(pending, /task completed/);
+  });
+
+  it('is closed when the agent revokes its own pending lease', async () => {
+    const pending = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-changed-mind' });
+    const res = await t.request('POST', `/v1/leases/${pending.leaseId}/revoke`, { token: pending.agentToken });
+    expect(res.status, res.text).toBe(200);
+    await expectClosed(pending, /revoked by the agent/);
+    const review = await approve(t, pending.approvalId, 'sam');
+    expect(review.status, review.text).toBe(409);
+  });
+});

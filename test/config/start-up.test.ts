@@ -1,0 +1,75 @@
+// The real process entry (what `npm start` and the Docker image run) with an invalid
+// environment: it stops at once, with a non-zero exit and one plain line per problem on stderr.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'jit-config-'));
+});
+afterAll(async () => {
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs src/main.ts with only the given variables (and PATH); a broker that starts anyway is killed. */
+function start(env: Record<string, string>): Promise<Exit> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      // DATA_DIR points at an empty temp dir so a start that wrongly succeeds touches nothing real.
+      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 20_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+describe('node --import tsx src/main.ts with invalid configuration', () => {
+  test('one bad value: exit 1, a single line naming the variable, no stack trace, nothing started', async () => {
+    const exit = await start({ PORT: 'eighty' });
+    expect(exit.signal).toBeNull();
+    expect(exit.code).toBe(1);
+    expect(exit.stdout).toBe('');
+    expect(exit.stderr).toBe('jit-broker: PORT: must be an integer from 0 to 65535\n');
+    // Stopped before the development issuers or the embedded database were created.
+    expect(await readdir(dataDir)).toEqual([]);
+  });
+
+  test('several bad values: one line each, and a refused secret is not echoed', async () => {
+    const exit = await start({ SWEEP_INTERVAL_SECONDS: '0', WEBHOOK_SECRET: 'hunter2', LOG_LEVEL: 'chatty' });
+    expect(exit.code).toBe(1);
+    expect(exit.stdout).toBe('');
+    expect(exit.stderr.trimEnd().split('\n').sort()).toEqual(
+      [
+        'jit-broker: LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent',
+        'jit-broker: SWEEP_INTERVAL_SECONDS: must be an integer from 1 to 3600',
+        'jit-broker: WEBHOOK_SECRET: must be at least 16 characters',
+      ].sort(),
+    );
+    expect(exit.stderr).not.toContain('hunter2');
+    expect(exit.stderr).not.toMatch(/\n\s+at /);
+  });
+});
