@@ -1,7 +1,7 @@
 // Security staff: list leases and revoke them in bulk. A bulk revoke also closes the open step-up
 // requests it matches, and is audited as one request beside the per-lease rows.
 import { createRoute } from '@hono/zod-openapi';
-import { and, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../../audit/audit-log.js';
 import type { Clock } from '../../clock.js';
@@ -146,7 +146,8 @@ export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
       ? await deps.database.db
           .select({ state: leases.state, n: count() })
           .from(leases)
-          .where(inArray(leases.id, revoked))
+          // One array parameter: a bulk revoke can match more leases than a statement takes parameters.
+          .where(sql`${leases.id} = any(${`{${revoked.join(',')}}`}::uuid[])`)
           .groupBy(leases.state)
       : [];
     const counted = (state: string) => byState.find((r) => r.state === state)?.n ?? 0;

@@ -171,6 +171,30 @@ describe('GET /v1/leases', () => {
 });
 
 describe('POST /v1/leases/revoke', () => {
+  it('revokes more leases than one SQL statement takes parameters (70,000), in one request', async () => {
+    const agent = 'agent-fleet';
+    const first = await mint(agent, 't-fleet');
+    // Copies of a real lease row, each with its own id and jti.
+    await t.database.sql.unsafe(
+      `insert into leases (id, state, template, provider, agent, agent_issuer, task_id, intent, "grant", revocation,
+         policy_version, policies, requested_ttl_seconds, created_at, issued_at, expires_at, max_expires_at, updated_at)
+       select g.id, state, template, provider, agent, agent_issuer, task_id, intent, "grant",
+              jsonb_build_object('jti', g.id::text), policy_version, policies, requested_ttl_seconds,
+              created_at, issued_at, expires_at, max_expires_at, updated_at
+       from leases, (select gen_random_uuid() as id from generate_series(1, 69999)) g
+       where leases.id = $1`,
+      [first.lease_id],
+    );
+    const res = await t.request('POST', '/v1/leases/revoke', { token: staff, body: { agent, reason: 'fleet key rotation' } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.revoked).toHaveLength(70_000);
+    expect(res.body.counts).toEqual({ revoked: 70_000, revoking: 0, approvals_denied: 0 });
+    const [left] = await t.database.sql<{ n: number }[]>`
+      select count(*)::int as n from leases where agent = ${agent} and state <> 'revoked'`;
+    expect(left!.n).toBe(0);
+    expect(await introspect(first.credential.token)).toEqual({ active: false });
+  });
+
   it("revokes every live lease of an agent and closes its open step-up requests, with counts, and nobody else's", async () => {
     const agent = 'agent-compromised';
     const one = await mint(agent, 't-bulk-1');
