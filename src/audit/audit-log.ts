@@ -10,6 +10,6 @@ export {
   listAudit,
   toAuditRecord,
 } from './list.js';
-export { type AuditEntry, recordAudit } from './record.js';
+export { type AuditEntry, auditInsert, recordAudit } from './record.js';
 export { AUDIT_SEAL_LOCK_KEY, type SealOptions, sealAuditLog } from './seal.js';
 export { type AuditVerification, type VerifyOptions, verifyAuditLog } from './verify.js';

@@ -1,5 +1,6 @@
 // Writes audit rows. Called inside the transaction of the state change it records, so the row and
 // the change commit (or vanish) together. Rows go in unsealed: no lock on the chain head here.
+import type postgres from 'postgres';
 import type { DbOrTx } from '../db/client.js';
 import { auditEvents, type NewAuditEvent } from '../db/schema/audit-events.js';
 
@@ -65,6 +66,47 @@ export async function recordAudit(tx: DbOrTx, entries: AuditEntry | readonly Aud
   if (list.length === 0) return;
   for (const entry of list) assertWritable(entry);
   await tx.insert(auditEvents).values(list.map(toRow));
+}
+
+/**
+ * The same rows as recordAudit, as a postgres.js fragment (`insert into audit_events …`) to embed
+ * in a larger statement: a data-modifying CTE writes a state change and its audit rows in one
+ * statement, so in one implicit transaction and one round trip. The rows travel as one jsonb
+ * array; `jsonb_populate_recordset` types each member by the table's own column types.
+ */
+export function auditInsert(
+  sql: postgres.Sql | postgres.TransactionSql,
+  entries: readonly AuditEntry[],
+): postgres.PendingQuery<postgres.Row[]> {
+  if (entries.length === 0) throw new Error('auditInsert: no entries');
+  for (const entry of entries) assertWritable(entry);
+  const rows = JSON.stringify(entries.map(toColumns));
+  return sql`insert into audit_events (at, event, request_id, agent, agent_issuer, on_behalf_of, actor, lease_id,
+      template, intent, decision, policies, reasons, policy_version, detail)
+    select r.at, r.event, r.request_id, r.agent, r.agent_issuer, r.on_behalf_of, r.actor, r.lease_id,
+      r.template, r.intent, r.decision, r.policies, r.reasons, r.policy_version, r.detail
+    from jsonb_populate_recordset(null::audit_events, ${rows}::jsonb) as r`;
+}
+
+// toRow with the table's column names; `at` becomes ISO 8601 with milliseconds (JSON.stringify).
+function toColumns(e: AuditEntry): Record<string, unknown> {
+  return {
+    at: e.at,
+    event: e.event,
+    request_id: e.requestId ?? null,
+    agent: e.agent ?? null,
+    agent_issuer: e.agentIssuer ?? null,
+    on_behalf_of: e.onBehalfOf ?? null,
+    actor: e.actor ?? null,
+    lease_id: e.leaseId ?? null,
+    template: e.template ?? null,
+    intent: e.intent ?? null,
+    decision: e.decision ?? null,
+    policies: e.policies ?? null,
+    reasons: e.reasons ?? null,
+    policy_version: e.policyVersion ?? null,
+    detail: e.detail ?? null,
+  };
 }
 
 // Copies the content fields only: a caller can never pre-seal a row (seq, prev_hash, hash).

@@ -16,6 +16,7 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem, problems } from '../problem.js';
 import type { AnyProvider, Credential, IssueInput, ProviderRegistry } from '../providers/types.js';
 import { type Verdict, decide } from './decide.js';
+import { completeLease, insertLeaseWithAudit } from './lease-insert.js';
 import type { Revoker } from './revocation.js';
 
 export interface LeaseServiceDeps {
@@ -261,14 +262,18 @@ export class LeaseService {
     if (provider.sideEffectFree) {
       const issued = await provider.issue(issueInput);
       const row = { ...lease, state: 'active' as const, issuedAt, expiresAt, maxExpiresAt, revocation: issued.revocation, updatedAt: issuedAt };
+      if (!fromPending) {
+        // The common case, kept to one statement: the lease and its audit rows, one round trip.
+        const saved = completeLease(row);
+        await insertLeaseWithAudit(this.deps.database.sql, saved, audits(issuedAt));
+        return { lease: saved, credential: issued.credential };
+      }
       const saved = await db.transaction(async (tx) => {
-        const [written] = fromPending
-          ? await tx
-              .update(leases)
-              .set(row)
-              .where(and(eq(leases.id, lease.id), eq(leases.state, 'pending_approval')))
-              .returning()
-          : await tx.insert(leases).values(row).returning();
+        const [written] = await tx
+          .update(leases)
+          .set(row)
+          .where(and(eq(leases.id, lease.id), eq(leases.state, 'pending_approval')))
+          .returning();
         if (!written) throw problems.conflict(`lease ${lease.id} is no longer waiting to be issued`);
         await recordAudit(tx, audits(issuedAt));
         return written;

@@ -12,6 +12,9 @@ import { DELIVERY_RETENTION_SECONDS, pruneDeliveries } from '../webhooks/deliver
 import type { Revoker } from './revocation.js';
 
 const BATCH = 1000;
+/** Audit rows sealed per transaction, and how long one sweep keeps sealing. */
+const SEAL_BATCH = 5000;
+const SEAL_BUDGET_MS = 2000;
 /** A lease still `issuing` after this long was abandoned mid-issue (crash, lost connection). */
 const ISSUE_GRACE_SECONDS = 120;
 
@@ -114,9 +117,24 @@ export class Sweeper {
       }
     }
     await pruneDeliveries(database.db, new Date(now.getTime() - DELIVERY_RETENTION_SECONDS * 1000));
-    report.sealed = await sealAuditLog(database.sql);
+    report.sealed = await this.seal();
     if (report.expired + report.abandoned + report.retried > 0) this.deps.logger.info({ ...report }, 'sweep');
     return report;
+  }
+
+  /**
+   * Seals batch after batch until the backlog is gone: at a few thousand decisions a second, one
+   * batch per tick would fall further behind every tick. Bounded in time so a huge backlog (after
+   * an outage) cannot hold the sweep; the next tick continues.
+   */
+  private async seal(): Promise<number> {
+    const deadline = performance.now() + SEAL_BUDGET_MS;
+    let sealed = 0;
+    for (;;) {
+      const n = await sealAuditLog(this.deps.database.sql, { batchSize: SEAL_BATCH });
+      sealed += n;
+      if (n < SEAL_BATCH || performance.now() >= deadline) return sealed;
+    }
   }
 
   private async recordLag(now: Date): Promise<void> {

@@ -1,12 +1,7 @@
 // The aws_sts provider: temporary AWS credentials from STS AssumeRole, scoped by an inline session
 // policy built from intent ∩ template. STS sessions cannot be recalled one by one, so revoke() is
 // a confirmed no-op; docs/aws-sts.md explains the operator's real options.
-import {
-  AssumeRoleCommand,
-  type AssumeRoleCommandOutput,
-  STSClient,
-  type STSClientConfig,
-} from '@aws-sdk/client-sts';
+import type { AssumeRoleCommandOutput, STSClient, STSClientConfig } from '@aws-sdk/client-sts';
 import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import type { AwsStsTemplate } from '../../policy/broker-config.js';
@@ -86,15 +81,26 @@ function checkOptions(options: AwsStsProviderOptions): void {
   }
 }
 
+/**
+ * The AWS SDK is loaded on the first AssumeRole: it costs ~20 MiB of memory, which a broker with no
+ * aws_sts template should not pay.
+ */
+let sts: Promise<typeof import('@aws-sdk/client-sts')> | undefined;
+function loadSts(): Promise<typeof import('@aws-sdk/client-sts')> {
+  sts ??= import('@aws-sdk/client-sts');
+  return sts;
+}
+
 export function createAwsStsProvider(options: AwsStsProviderOptions): AwsStsProvider {
   checkOptions(options);
   const log = options.logger.child({ provider: 'aws_sts' });
   const clock = options.clock ?? systemClock;
   const clients = new Map<string, STSClient>();
 
-  function clientFor(region: string): STSClient {
+  async function clientFor(region: string): Promise<STSClient> {
     let client = clients.get(region);
     if (client === undefined) {
+      const { STSClient } = await loadSts();
       client = new STSClient({
         region,
         ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
@@ -121,7 +127,8 @@ export function createAwsStsProvider(options: AwsStsProviderOptions): AwsStsProv
 
     let output: AssumeRoleCommandOutput;
     try {
-      output = await clientFor(template.region).send(
+      const [client, { AssumeRoleCommand }] = await Promise.all([clientFor(template.region), loadSts()]);
+      output = await client.send(
         new AssumeRoleCommand({
           RoleArn: template.role_arn,
           RoleSessionName: sessionName,

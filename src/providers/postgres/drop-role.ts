@@ -31,6 +31,19 @@ export async function lockRole(tx: postgres.TransactionSql, role: string): Promi
   return rows.length > 0;
 }
 
+// Fixed 64-bit advisory lock key ("jitacl"); advisory locks are per database, so per target.
+const ACL_LOCK_KEY = 0x6a697461636cn;
+
+/**
+ * Serialises privilege changes on a target database. GRANT, REVOKE and DROP OWNED rewrite the
+ * ACL in the catalog row of the table or schema itself (pg_class.relacl, pg_namespace.nspacl), so
+ * two leases granted on the same table at the same time fail with "tuple concurrently updated".
+ * Held until commit; always taken after lockRole, so the two locks cannot deadlock.
+ */
+export async function lockPrivileges(tx: postgres.TransactionSql): Promise<void> {
+  await tx`select pg_advisory_xact_lock(${ACL_LOCK_KEY.toString()}::bigint)`;
+}
+
 export async function dropRole(sql: postgres.Sql, role: string): Promise<DropOutcome> {
   const quoted = quoteIdentifier(role);
   try {
@@ -49,6 +62,7 @@ export async function dropRole(sql: postgres.Sql, role: string): Promise<DropOut
     const sessionsTerminated = await terminateSessions(sql, role);
     await sql.begin(async (tx) => {
       if (!(await lockRole(tx, role))) return;
+      await lockPrivileges(tx);
       // DROP OWNED run by a non-superuser fails on sequence privileges ("permission denied for
       // column tableoid"); revoking exactly the privileges held first avoids that path.
       for (const grant of await sequenceGrants(tx, role)) {

@@ -3,6 +3,7 @@
 import type postgres from 'postgres';
 import { PG_PRIVILEGES } from '../../policy/broker-config.js';
 import { problems } from '../../problem.js';
+import { lockPrivileges } from './drop-role.js';
 import { formatQualifiedName, identifierProblem, type QualifiedName } from './identifiers.js';
 import { grantSchemaUsageSql, grantSequenceUsageSql, grantTablesSql } from './role-sql.js';
 import type { PgGrant } from './scope.js';
@@ -41,6 +42,7 @@ export async function applyGrant(tx: Tx, target: string, role: string, grant: Pg
     }
   }
 
+  await lockPrivileges(tx);
   await tx.unsafe(grantSchemaUsageSql(role, [...new Set(schemas)]));
   await tx.unsafe(grantTablesSql(role, grant.privileges, grant.tables));
   // A serial column's default calls nextval(): INSERT alone would fail on it. (Identity columns
