@@ -63,6 +63,17 @@ export function agentHeaders(ctx: BenchContext) {
   return (index: number) => ({ authorization: `Bearer ${ctx.agentTokens[index % ctx.agentTokens.length]}` });
 }
 
+/**
+ * The body of issuance `n`: each request is a task of its own, as agents send them (a repeated body
+ * would make every decision a cache hit and flatter the broker).
+ */
+export function credentialBody(n: number): string {
+  return JSON.stringify({
+    template: 'reports-api',
+    intent: { task_id: `bench-task-${n}`, purpose: 'bench', actions: ['reports:read'], resources: [] },
+  });
+}
+
 export const CREDENTIAL_BODY = JSON.stringify({
   template: 'reports-api',
   intent: { task_id: 'bench-task', purpose: 'bench', actions: ['reports:read'], resources: [] },

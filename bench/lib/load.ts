@@ -11,6 +11,8 @@ export interface LoadOptions {
   headers?: Record<string, string>;
   /** Headers of connection `index` (merged over `headers`). */
   connectionHeaders?: (index: number) => Record<string, string>;
+  /** Body of the n-th request of the run (instead of `body`). */
+  requestBody?: (n: number) => string;
   /** Body of connection `index` (instead of `body`). */
   connectionBody?: (index: number) => string;
   connections: number;
@@ -39,6 +41,8 @@ export interface LoadResult {
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
   let connection = 0;
+  let sent = 0;
+  const requestBody = opts.requestBody;
   const instance = autocannon({
     url: opts.url,
     method: opts.method,
@@ -48,6 +52,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     duration: opts.durationSeconds,
     timeout: 10,
     verifyBody: opts.verifyBody,
+    ...(requestBody
+      ? { requests: [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, body: requestBody(sent++) }) }] }
+      : {}),
     setupClient: (client: Client) => {
       const index = connection++;
       const headers = { ...opts.headers, ...opts.connectionHeaders?.(index) };

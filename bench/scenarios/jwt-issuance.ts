@@ -2,7 +2,7 @@
 // pre-signed workload tokens; the broker verifies, decides with Cedar, signs and writes the lease
 // with its audit rows. Results are absolute and as ratios to the same run's baselines.
 
-import { agentHeaders, type BenchContext, CREDENTIAL_BODY } from '../lib/context.js';
+import { agentHeaders, type BenchContext, credentialBody } from '../lib/context.js';
 import { type LoadResult, runLoad } from '../lib/load.js';
 import type { ServerProcess } from '../lib/processes.js';
 import type { TableRow } from '../lib/report.js';
@@ -23,7 +23,7 @@ export async function measureIssuance(
   const load = {
     url: `${broker.url}/v1/credentials`,
     method: 'POST' as const,
-    body: CREDENTIAL_BODY,
+    requestBody: credentialBody,
     headers: { 'content-type': 'application/json' },
     connectionHeaders: agentHeaders(ctx),
     connections: ctx.params.connections,

@@ -22,7 +22,6 @@ export interface EvaluatorConfig {
 }
 
 const NO_PERMIT = 'no permit policy matched';
-const DECISION_CACHE_SIZE = 4096;
 
 /*
  * Why Cedar runs without the schema here (no preparsedSchemaName / validateRequest): every policy
@@ -49,10 +48,6 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
     mint: { type: 'Action', id: 'mint' },
     renew: { type: 'Action', id: 'renew' },
   } as const;
-  // Decisions of this policy set by their exact Cedar input (a reload builds a new evaluator, so
-  // a new cache). Bounded LRU: a workload repeats the same intent, and a Cedar call through the
-  // wasm boundary costs more than the rest of a request's CPU together (bench/, docs/benchmarks.md).
-  const decisions = new Map<string, Decision>();
   const deny = (policies: string[], reasons: string[]): Decision => ({
     outcome: 'deny',
     policies,
@@ -106,29 +101,6 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
             on_behalf_of: { sub: input.onBehalfOf.sub, issuer: input.onBehalfOf.issuer },
           };
 
-    // Everything Cedar sees is in this key, and Cedar has no clock or randomness: the same key
-    // always gets the same answer from this (immutable) policy set.
-    const key = JSON.stringify([input.action, principal.id, attrs, input.template.name, context]);
-    const cached = decisions.get(key);
-    if (cached !== undefined) {
-      // Re-inserted so the least recently used entry is the first one.
-      decisions.delete(key);
-      decisions.set(key, cached);
-      return copyDecision(cached);
-    }
-    const decision = authorize(input, principal, templateEntity, context, entities);
-    if (decisions.size >= DECISION_CACHE_SIZE) decisions.delete(decisions.keys().next().value!);
-    decisions.set(key, decision);
-    return copyDecision(decision);
-  };
-
-  function authorize(
-    input: EvaluationInput,
-    principal: { type: string; id: string },
-    templateEntity: EntityJson,
-    context: Context,
-    entities: EntityJson[],
-  ): Decision {
     let answer: ReturnType<typeof statefulIsAuthorized>;
     try {
       answer = statefulIsAuthorized({
@@ -188,14 +160,7 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
     const policies = satisfied.length > 1 ? sortByOrder(diagnostics.reason, permits) : diagnostics.reason;
     const { maxTtlSeconds, stepUp } = combineObligations(satisfied, input.approved);
     return { outcome: 'allow', policies, maxTtlSeconds, stepUp, policyVersion: version };
-  }
-}
-
-/** Callers own what they get: a cached decision is never handed out itself. */
-function copyDecision(d: Decision): Decision {
-  return d.outcome === 'deny'
-    ? { ...d, policies: [...d.policies], reasons: [...d.reasons] }
-    : { ...d, policies: [...d.policies], stepUp: d.stepUp && { ...d.stepUp } };
+  };
 }
 
 function sortByOrder(ids: string[], permits: ReadonlyMap<string, PermitObligations>): string[] {
