@@ -81,6 +81,25 @@ function isUniqueViolation(error: unknown): boolean {
   return false;
 }
 
+/** What a provider is told about a lease it issues or renews. */
+function providerInput(
+  lease: Pick<NewLease, 'id' | 'grant' | 'agent' | 'agentIssuer' | 'onBehalfOf' | 'taskId'> & { id: string },
+  template: Template,
+  issuedAt: Date,
+  expiresAt: Date,
+): IssueInput<Template, unknown> {
+  return {
+    leaseId: lease.id,
+    template,
+    grant: lease.grant,
+    agent: { subject: lease.agent, issuer: lease.agentIssuer },
+    onBehalfOf: lease.onBehalfOf ?? undefined,
+    taskId: lease.taskId,
+    issuedAt,
+    expiresAt,
+  };
+}
+
 function intentAudit(intent: Intent): Record<string, unknown> {
   return { task_id: intent.taskId, purpose: intent.purpose, actions: intent.actions, resources: intent.resources };
 }
@@ -234,16 +253,7 @@ export class LeaseService {
     const maxMs = lease.maxExpiresAt.getTime() - lease.createdAt!.getTime();
     const expiresAt = new Date(issuedAt.getTime() + ttlMs);
     const maxExpiresAt = new Date(issuedAt.getTime() + maxMs);
-    const issueInput: IssueInput<Template, unknown> = {
-      leaseId: lease.id,
-      template,
-      grant: lease.grant,
-      agent: { subject: lease.agent, issuer: lease.agentIssuer },
-      onBehalfOf: lease.onBehalfOf ?? undefined,
-      taskId: lease.taskId,
-      issuedAt,
-      expiresAt,
-    };
+    const issueInput = providerInput(lease, template, issuedAt, expiresAt);
     const issuedAudit = (at: Date): AuditEntry => ({
       at,
       event: 'lease.issued',
@@ -497,14 +507,7 @@ export class LeaseService {
         .for('update');
       if (!locked) throw problems.conflict(`lease ${leaseId} stopped being active while it was renewed`);
       const renewed = await provider.renew({
-        leaseId,
-        template,
-        grant: locked.grant,
-        agent: { subject: locked.agent, issuer: locked.agentIssuer },
-        onBehalfOf: locked.onBehalfOf ?? undefined,
-        taskId: locked.taskId,
-        issuedAt,
-        expiresAt,
+        ...providerInput(locked, template, issuedAt, expiresAt),
         revocation: locked.revocation ?? undefined,
       });
       const [updated] = await tx
