@@ -18,29 +18,12 @@ import {
 } from '../helpers/broker.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/db.js';
 import { createTargetDatabase, type TargetDatabase } from '../helpers/target-db.js';
+import { ORDERS_POLICY, ORDERS_TEMPLATE, ordersRequest } from '../helpers/orders.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** connect_timeout is 5 s: an answer must come well before a client would give up. */
 const BOUND_MS = 8_000;
 
-const ORDERS_TEMPLATE = {
-  provider: 'postgres',
-  target: 'orders',
-  privileges: { SELECT: ['public.orders', 'public.customers'] },
-  default_ttl: '5m',
-  max_ttl: '30m',
-};
-
-const ORDERS_POLICY = `@id("reports-agents-read-orders")
-permit (principal, action in [Action::"mint", Action::"renew"], resource == Template::"orders-db")
-when { principal has namespace && principal.namespace == "reports" };
-`;
-
-const ordersRequest = (taskId: string) =>
-  credentialRequest(
-    { template: 'orders-db' },
-    { task_id: taskId, actions: ['SELECT'], resources: ['public.orders'] },
-  );
 
 /** The test's own view of the broker's database, never through the proxy. */
 let direct: TestDatabase;

@@ -18,23 +18,9 @@ import {
   startTestBroker,
 } from '../helpers/broker.js';
 import { createTargetDatabase, type TargetDatabase } from '../helpers/target-db.js';
+import { ORDERS_POLICY, ORDERS_TEMPLATE, ordersRequest } from '../helpers/orders.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
-const ORDERS_TEMPLATE = {
-  provider: 'postgres',
-  target: 'orders',
-  privileges: { SELECT: ['public.orders', 'public.customers'] },
-  default_ttl: '5m',
-  max_ttl: '30m',
-};
-
-const ORDERS_POLICY = `@id("reports-agents-read-orders")
-permit (principal, action in [Action::"mint", Action::"renew"], resource == Template::"orders-db")
-when { principal has namespace && principal.namespace == "reports" };
-`;
-
-const ordersRequest = (taskId: string) =>
-  credentialRequest({ template: 'orders-db' }, { task_id: taskId, actions: ['SELECT'], resources: ['public.orders'] });
 
 let target: TargetDatabase;
 /** The broker reaches the target database only through this proxy, so a test can cut it off. */
