@@ -1,14 +1,13 @@
 // The zero-configuration start (`npm start` with no DATABASE_URL): the broker runs a real embedded
 // PostgreSQL in DATA_DIR, says so, becomes ready, prints the quick start, serves a development
 // token a credential from the example policies, and stops cleanly on SIGTERM, database included.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type BrokerProcess, LOG_LEVEL, REPO_ROOT, call, spawnBroker } from './helpers/broker-process.js';
+import { type BrokerProcess, LOG_LEVEL, call, runScript, spawnBroker } from './helpers/broker-process.js';
 import { copyExamplePolicies } from './helpers/policy-dir.js';
 
 /** Every process whose command line names `dir` (a postgres started with -D dir, its children). */
@@ -33,22 +32,9 @@ function alive(pid: number): boolean {
 
 /** `npm run -s dev:token`, with the broker's DATA_DIR: only the token on stdout. */
 async function devToken(dataDir: string): Promise<string> {
-  const run = spawn(process.execPath, ['--import', 'tsx', 'src/cli/dev-token.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  run.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  run.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => run.once('exit', resolve));
-  expect(code, stderr).toBe(0);
-  return stdout.trim();
+  const run = await runScript('src/cli/dev-token.ts', [], { DATA_DIR: dataDir });
+  expect(run.code, run.stderr).toBe(0);
+  return run.stdout.trim();
 }
 
 let root: string;

@@ -1,13 +1,10 @@
 // The real process entry (what `npm start` and the Docker image run) with an invalid
 // environment: it stops at once, with a non-zero exit and one plain line per problem on stderr.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { runScript, type ScriptExit } from '../helpers/broker-process.js';
 
 let dataDir: string;
 beforeAll(async () => {
@@ -17,34 +14,10 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs src/main.ts with only the given variables (and PATH); a broker that starts anyway is killed. */
-function start(env: Record<string, string>): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      // DATA_DIR points at an empty temp dir so a start that wrongly succeeds touches nothing real.
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 20_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+function start(env: Record<string, string>): Promise<ScriptExit> {
+  // DATA_DIR points at an empty temp dir so a start that wrongly succeeds touches nothing real.
+  return runScript('src/main.ts', [], { DATA_DIR: dataDir, ...env }, 20_000);
 }
 
 describe('node --import tsx src/main.ts with invalid configuration', () => {

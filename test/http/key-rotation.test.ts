@@ -2,14 +2,13 @@
 // that verify with /.well-known/jwks.json never see a token they cannot verify. Both keys are
 // published during the rotation, new tokens use the new kid, and the old key leaves the JWKS only
 // once every token it signed has expired.
-import { spawn } from 'node:child_process';
 import { type JWK, createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { rotateKeys } from '../../src/cli/rotate-keys.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { TEST_MASTER_KEY, type TestBroker, credentialRequest, startTestBroker } from '../helpers/broker.js';
-import { REPO_ROOT } from '../helpers/broker-process.js';
+import { runScript } from '../helpers/broker-process.js';
 
 /** The largest max_ttl of the test templates (reports-api: 15m): how long an old key must stay. */
 const MAX_TOKEN_LIFETIME = 900;
@@ -140,30 +139,11 @@ describe('npm run keys:rotate (the real command)', () => {
     // The command stamps the rotation with the system clock: bring the broker's clock back to it.
     t.clock.set(new Date());
     const previous = t.keyStore.currentKey().kid;
-    const run = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/rotate-keys.ts', '--max-token-lifetime', String(MAX_TOKEN_LIFETIME)],
-      {
-        cwd: REPO_ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '',
-          DATABASE_URL: t.database.url,
-          BROKER_MASTER_KEY: TEST_MASTER_KEY.toString('base64'),
-          LOG_LEVEL: 'warn',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const { code, stdout, stderr } = await runScript(
+      'src/cli/rotate-keys.ts',
+      ['--max-token-lifetime', String(MAX_TOKEN_LIFETIME)],
+      { DATABASE_URL: t.database.url, BROKER_MASTER_KEY: TEST_MASTER_KEY.toString('base64'), LOG_LEVEL: 'warn' },
     );
-    let stdout = '';
-    let stderr = '';
-    run.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    run.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const code = await new Promise<number | null>((resolve) => run.once('exit', resolve));
     expect(code, stderr).toBe(0);
     const kid = /^new signing key (\S+) \(EdDSA\) is now current$/m.exec(stdout)?.[1];
     expect(kid, stdout).toBeDefined();
