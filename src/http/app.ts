@@ -16,6 +16,7 @@ import { type Verifiers, staffAuth, workloadAuth } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { renderProblem, zodFieldErrors } from './problem-response.js';
+import { setResponseHeader } from './response-headers.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerCredentialRoutes } from './routes/credentials.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -83,8 +84,8 @@ export function createApp(deps: AppDeps): App {
   app.use('*', requestContext(deps.logger, deps.metrics));
   app.use('*', async (c, next) => {
     await next();
-    c.header('Cache-Control', c.res.headers.get('Cache-Control') ?? 'no-store');
-    c.header('X-Content-Type-Options', 'nosniff');
+    if (!c.res.headers.has('Cache-Control')) setResponseHeader(c, 'Cache-Control', 'no-store');
+    setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
   });
   app.use('*', limitBody());
   app.onError((error, c) => renderProblem(c, error));

@@ -6,6 +6,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import type { AppEnv } from '../env.js';
+import { setResponseHeader } from '../response-headers.js';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -18,7 +19,7 @@ export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHand
     c.set('log', log);
     const started = performance.now();
     await next();
-    c.header('X-Request-Id', requestId);
+    setResponseHeader(c, 'X-Request-Id', requestId);
     metrics.httpRequests.inc({ method: c.req.method, status: String(c.res.status) });
     log.debug(
       { method: c.req.method, path: c.req.routePath ?? c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },

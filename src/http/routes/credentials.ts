@@ -23,20 +23,34 @@ export const CredentialRequestSchema = z
   })
   .meta({ id: 'CredentialRequest' });
 
-const IdempotencyHeaders = z.object({
-  'idempotency-key': z
-    .string()
-    .regex(/^[\x21-\x7e]{1,255}$/, 'printable ASCII without spaces, at most 255 characters')
-    .optional(),
-});
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/*
+ * The Idempotency-Key header is documented as a parameter and checked in the handler, not by a
+ * `request.headers` schema: that validator copies every request header into an object (and makes
+ * the Node adapter build a web Headers) on each issuance, to read one optional header.
+ */
+const idempotencyKeyParameter = {
+  name: 'idempotency-key',
+  in: 'header' as const,
+  required: false,
+  schema: { type: 'string' as const, pattern: IDEMPOTENCY_KEY.source },
+};
+
+function idempotencyKey(value: string | undefined): string | undefined {
+  if (value === undefined || IDEMPOTENCY_KEY.test(value)) return value;
+  throw problems.validation('the request is invalid', [
+    { field: 'header.idempotency-key', message: 'printable ASCII without spaces, at most 255 characters' },
+  ]);
+}
 
 const route = createRoute({
   method: 'post',
   path: '/v1/credentials',
   summary: 'Request a credential scoped to a task intent',
   security: bearerSecurity,
+  parameters: [idempotencyKeyParameter],
   request: {
-    headers: IdempotencyHeaders,
     body: { content: jsonContent(CredentialRequestSchema), required: true },
   },
   responses: {
@@ -49,6 +63,7 @@ const route = createRoute({
 export function registerCredentialRoutes(app: App, deps: { leases: LeaseService; verifiers: Verifiers }) {
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
+    const key = idempotencyKey(c.req.header('idempotency-key'));
     const identity = c.get('identity');
     let onBehalfOf;
     if (body.on_behalf_of !== undefined) {
@@ -66,7 +81,7 @@ export function registerCredentialRoutes(app: App, deps: { leases: LeaseService;
       intent: toIntent(body.intent),
       ttlSeconds: body.ttl_seconds,
       onBehalfOf,
-      idempotencyKey: c.req.valid('header')['idempotency-key'],
+      idempotencyKey: key,
       requestId: c.get('requestId'),
     });
     c.header('Location', `/v1/leases/${outcome.lease.id}`);
