@@ -10,6 +10,7 @@ import type { BenchContext, Shared } from './lib/context.js';
 import { BenchDatabases } from './lib/databases.js';
 import { createFixture, ROOT } from './lib/fixture.js';
 import { benchParams } from './lib/params.js';
+import { buildBroker } from './lib/processes.js';
 import { machineInfo, machineLine, type ScenarioResult, writeResults } from './lib/report.js';
 import { honoBaselineScenario, pgCeilingScenario, pgRoleCeilingScenario } from './scenarios/baselines.js';
 import { brokerHttpScenarios } from './scenarios/broker-http.js';
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
 
   const machine = await machineInfo();
   log(`bench: ${params.quick ? 'quick' : 'full'} run on ${machineLine(machine)}`);
+  await buildBroker();
   const databases = new BenchDatabases();
   const fixture = await createFixture();
   const interrupted = () => {

@@ -1,9 +1,10 @@
-// Child processes under test: the broker exactly as production runs it (`node --import tsx
-// src/main.ts`, the Dockerfile's CMD) and the bare Hono baseline server. Each is its own process,
+// Child processes under test: the broker exactly as production runs it (`bin/jit-broker` on the
+// compiled dist/, the Dockerfile's CMD) and the bare Hono baseline server. Each is its own process,
 // so the load generator never shares their event loop. Readiness is polled over HTTP; RSS is read
 // from /proc; stop() sends SIGTERM and waits (SIGKILL only for our own child, after 20 s).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { ROOT } from './fixture.js';
@@ -69,6 +70,12 @@ export interface SpawnOptions {
  * checkout with its own node_modules, e.g. the commit before an optimisation) for before/after runs.
  */
 export const BROKER_ROOT = process.env.BENCH_BROKER_ROOT ?? ROOT;
+
+/** Compiles the broker under test (src/ → dist/), as `npm start` and the image build do. */
+export async function buildBroker(): Promise<void> {
+  const script = path.join(BROKER_ROOT, 'scripts', 'build.mjs');
+  if (existsSync(script)) await promisify(execFile)(process.execPath, [script], { cwd: BROKER_ROOT });
+}
 
 export function readRssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -185,16 +192,15 @@ export interface BrokerOptions {
 export async function startBroker(opts: BrokerOptions): Promise<ServerProcess> {
   const port = await freePort();
   const profile = opts.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`];
+  // BENCH_NODE_FLAGS: extra Node/V8 flags for experiments (e.g. "--max-semi-space-size=8").
+  const nodeFlags = [...profile, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
+  const launcher = path.join(BROKER_ROOT, 'bin', 'jit-broker');
+  // A BENCH_BROKER_ROOT checkout from before bin/jit-broker ran the TypeScript through tsx.
+  const compiled = existsSync(launcher);
   return spawnServer({
     cwd: BROKER_ROOT,
-    // BENCH_NODE_FLAGS: extra Node/V8 flags for experiments (e.g. "--max-semi-space-size=8").
-    args: [
-      ...profile,
-      ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      '--import',
-      'tsx',
-      path.join('src', 'main.ts'),
-    ],
+    command: compiled ? launcher : process.execPath,
+    args: compiled ? nodeFlags : [...nodeFlags, '--import', 'tsx', path.join('src', 'main.ts')],
     env: {
       ...baseEnv(),
       NODE_ENV: 'production',

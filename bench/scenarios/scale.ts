@@ -87,7 +87,7 @@ export async function scaleScenarios(ctx: BenchContext): Promise<ScenarioResult[
           },
           rows: [
             {
-              metric: 'spawn of `node --import tsx src/main.ts` → first 200 from /readyz',
+              metric: 'spawn of `bin/jit-broker` → first 200 from /readyz',
               value: `${round(broker.readyMs / 1000, 2)} s${empty === undefined ? '' : ` (empty table, first start: ${round(empty / 1000, 2)} s)`}`,
               target: '≤ 3 s',
               met: broker.readyMs <= 3000,

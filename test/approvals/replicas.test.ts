@@ -1,5 +1,5 @@
 // Two broker processes on one database, as docker-compose runs them: the in-process test broker
-// (replica A) and a real `node src/main.ts` child (replica B). A decision taken on B wakes the
+// (replica A) and a real `bin/jit-broker` child (replica B). A decision taken on B wakes the
 // agent's long-poll on A through LISTEN/NOTIFY, and the credential is handed out exactly once.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,6 +13,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TEST_MASTER_KEY, TEST_WEBHOOK_SECRET, type TestBroker, startTestBroker } from '../helpers/broker.js';
 import { APPROVAL_POLICIES, APPROVAL_TEMPLATES, auditEvents, collect, leaseState, requestStepUp } from './fixtures.js';
+import { BROKER_LAUNCHER } from '../helpers/broker-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -35,11 +36,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `node --import tsx src/main.ts` against A's database and policy directory; resolves once it is ready. */
+/** Starts `bin/jit-broker` against A's database and policy directory; resolves once it is ready. */
 async function startChildBroker(replicaA: TestBroker): Promise<ChildBroker> {
   const port = await freePort();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'jit-replica-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(BROKER_LAUNCHER, [], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,

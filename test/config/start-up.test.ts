@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runScript, type ScriptExit } from '../helpers/broker-process.js';
+import { runBroker, type ScriptExit } from '../helpers/broker-process.js';
 
 let dataDir: string;
 beforeAll(async () => {
@@ -14,13 +14,13 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-/** Runs src/main.ts with only the given variables (and PATH); a broker that starts anyway is killed. */
+/** Runs bin/jit-broker with only the given variables (and PATH); a broker that starts anyway is killed. */
 function start(env: Record<string, string>): Promise<ScriptExit> {
   // DATA_DIR points at an empty temp dir so a start that wrongly succeeds touches nothing real.
-  return runScript('src/main.ts', [], { DATA_DIR: dataDir, ...env }, 20_000);
+  return runBroker({ DATA_DIR: dataDir, ...env }, 20_000);
 }
 
-describe('node --import tsx src/main.ts with invalid configuration', () => {
+describe('bin/jit-broker with invalid configuration', () => {
   test('one bad value: exit 1, a single line naming the variable, no stack trace, nothing started', async () => {
     const exit = await start({ PORT: 'eighty' });
     expect(exit.signal).toBeNull();

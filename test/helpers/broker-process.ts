@@ -1,9 +1,11 @@
-// The real broker process (`node --import tsx src/main.ts`), for tests of what only a process has:
+// The real broker process (`bin/jit-broker` on the dist/ that test/global-setup.ts compiles, as
+// `npm start` and the image run it), for tests of what only a process has:
 // signals (SIGHUP reload, SIGTERM stop), the embedded database, the start-up banner. Every stdout
 // line (pino JSON) and stderr line is kept; waits are on those lines arriving, with a deadline.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -17,8 +19,8 @@ export interface ScriptExit {
 }
 
 /**
- * Runs a TypeScript entry of the repository (`src/main.ts`, `src/cli/…`) to its end, as npm runs it,
- * with only PATH, HOME and `env` in its environment; killed after `timeoutMs`.
+ * Runs a TypeScript entry of the repository (`src/cli/…`) to its end, as npm runs it, with only
+ * PATH, HOME and `env` in its environment; killed after `timeoutMs`.
  */
 export function runScript(
   script: string,
@@ -26,8 +28,24 @@ export function runScript(
   env: Record<string, string>,
   timeoutMs = 30_000,
 ): Promise<ScriptExit> {
+  return runToEnd(process.execPath, ['--import', 'tsx', script, ...args], env, timeoutMs);
+}
+
+/** Runs the broker (`bin/jit-broker`) to its end, e.g. a start refused for its configuration. */
+export function runBroker(env: Record<string, string>, timeoutMs = 30_000): Promise<ScriptExit> {
+  return runToEnd(BROKER_LAUNCHER, [], env, timeoutMs);
+}
+
+export const BROKER_LAUNCHER = path.join(REPO_ROOT, 'bin', 'jit-broker');
+
+function runToEnd(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<ScriptExit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    const child = spawn(command, args, {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -94,7 +112,7 @@ export async function freePort(): Promise<number> {
  */
 export async function spawnBroker(env: Record<string, string>): Promise<BrokerProcess> {
   const port = env.PORT !== undefined ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(BROKER_LAUNCHER, [], {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
