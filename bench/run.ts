@@ -6,8 +6,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type postgres from 'postgres';
 import type { BenchContext, Shared } from './lib/context.js';
-import { BenchDatabases } from './lib/databases.js';
+import { type BenchDatabase, BenchDatabases } from './lib/databases.js';
 import { createFixture, ROOT } from './lib/fixture.js';
 import { benchParams } from './lib/params.js';
 import { buildBroker } from './lib/processes.js';
@@ -40,6 +41,18 @@ const STEPS: Step[] = [
   { name: 'cold-start', scenarios: ['cold-start'], run: coldStartScenario },
 ];
 
+async function dropPrivilegeGroups(sql: postgres.Sql): Promise<void> {
+  const groups = await sql<{ rolname: string }[]>`
+    select distinct r.rolname from pg_shdepend d join pg_roles r on r.oid = d.refobjid
+    where d.refclassid = 'pg_authid'::regclass
+      and d.dbid = (select oid from pg_database where datname = current_database())
+      and r.rolname ~ '^jit_g_[0-9a-f]{24}$'`;
+  for (const { rolname } of groups) {
+    await sql.unsafe(`drop owned by "${rolname}"`);
+    await sql.unsafe(`drop role "${rolname}"`);
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -66,13 +79,14 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+  let target: BenchDatabase | undefined;
   const results: ScenarioResult[] = [];
   try {
     const logsDir = path.join(fixture.dir, 'logs');
     await mkdir(logsDir, { recursive: true });
     const profileDir = values.profile ? path.join(ROOT, 'bench', 'results', 'profiles') : undefined;
     if (profileDir) await mkdir(profileDir, { recursive: true });
-    const target = await databases.create('target', { migrated: false });
+    target = await databases.create('target', { migrated: false });
     await target.sql.unsafe(`
       create table public.orders (id serial primary key, customer_id int not null, total numeric(10,2) not null);
       create table public.customers (id serial primary key, name text not null);`);
@@ -117,6 +131,9 @@ async function main(): Promise<void> {
       log(`  (${Math.round((performance.now() - stepStarted) / 1000)} s)`);
     }
   } finally {
+    // The broker's privilege groups are cluster-wide roles; drop the ones holding grants in the
+    // bench's target database before the database goes.
+    if (target) await dropPrivilegeGroups(target.sql).catch((error: unknown) => log(`bench: privilege groups left: ${error}`));
     await databases.dropAll();
     if (process.env.BENCH_KEEP_FILES !== '1') await fixture.close();
     else log(`bench: logs kept in ${fixture.dir}`);

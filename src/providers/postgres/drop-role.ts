@@ -26,9 +26,14 @@ export async function roleExists(sql: postgres.Sql, role: string): Promise<boole
  * fail with "tuple concurrently updated"). issue() takes the same lock.
  */
 export async function lockRole(tx: postgres.TransactionSql, role: string): Promise<boolean> {
-  await tx`select pg_advisory_xact_lock(hashtextextended(${role}, 0))`;
+  await takeRoleLock(tx, role);
   const rows = await tx`select 1 from pg_roles where rolname = ${role}`;
   return rows.length > 0;
+}
+
+/** lockRole without the existence check, for a caller that reads the role's state itself next. */
+export async function takeRoleLock(tx: postgres.TransactionSql, role: string): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtextextended(${role}, 0))`;
 }
 
 // Fixed 64-bit advisory lock key ("jitacl"); advisory locks are per database, so per target.
@@ -37,7 +42,8 @@ const ACL_LOCK_KEY = 0x6a697461636cn;
 /**
  * Serialises privilege changes on a target database. GRANT, REVOKE and DROP OWNED rewrite the
  * ACL in the catalog row of the table or schema itself (pg_class.relacl, pg_namespace.nspacl), so
- * two leases granted on the same table at the same time fail with "tuple concurrently updated".
+ * two GRANTs on the same table at the same time fail with "tuple concurrently updated" (grants.ts
+ * takes it to create or repair a privilege group; revocation, for a role with direct privileges).
  * Held until commit; always taken after lockRole, so the two locks cannot deadlock.
  */
 export async function lockPrivileges(tx: postgres.TransactionSql): Promise<void> {
@@ -62,14 +68,20 @@ export async function dropRole(sql: postgres.Sql, role: string): Promise<DropOut
     const sessionsTerminated = await terminateSessions(sql, role);
     await sql.begin(async (tx) => {
       if (!(await lockRole(tx, role))) return;
-      await lockPrivileges(tx);
-      // DROP OWNED run by a non-superuser fails on sequence privileges ("permission denied for
-      // column tableoid"); revoking exactly the privileges held first avoids that path.
-      for (const grant of await sequenceGrants(tx, role)) {
-        await tx.unsafe(revokeSequenceSql(role, grant.privilege, grant));
+      // A lease role holds its privileges through its group, so usually nothing in this database
+      // depends on it and DROP ROLE alone (which also ends the membership) is enough, without the
+      // privilege lock. Objects it owns or privileges granted to it directly (a role from before
+      // privilege groups, or made by hand) are cleared first.
+      if (await hasDependents(tx, role)) {
+        await lockPrivileges(tx);
+        // DROP OWNED run by a non-superuser fails on sequence privileges ("permission denied for
+        // column tableoid"); revoking exactly the privileges held first avoids that path.
+        for (const grant of await sequenceGrants(tx, role)) {
+          await tx.unsafe(revokeSequenceSql(role, grant.privilege, grant));
+        }
+        await tx.unsafe(`REASSIGN OWNED BY ${quoted} TO CURRENT_USER`);
+        await tx.unsafe(`DROP OWNED BY ${quoted}`);
       }
-      await tx.unsafe(`REASSIGN OWNED BY ${quoted} TO CURRENT_USER`);
-      await tx.unsafe(`DROP OWNED BY ${quoted}`);
       await tx.unsafe(`DROP ROLE ${quoted}`);
     });
     return { existed: true, sessionsTerminated };
@@ -80,6 +92,17 @@ export async function dropRole(sql: postgres.Sql, role: string): Promise<DropOut
     }
     throw error;
   }
+}
+
+/** Objects of this database, or shared ones, that the role owns or holds a privilege on. */
+async function hasDependents(tx: postgres.TransactionSql, role: string): Promise<boolean> {
+  const rows = await tx`
+    select 1 from pg_shdepend d
+    where d.refclassid = 'pg_authid'::regclass
+      and d.refobjid = (select oid from pg_roles where rolname = ${role})
+      and d.dbid in (0, (select oid from pg_database where datname = current_database()))
+    limit 1`;
+  return rows.length > 0;
 }
 
 async function terminateSessions(sql: postgres.Sql, role: string): Promise<number> {

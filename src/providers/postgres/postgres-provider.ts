@@ -1,12 +1,20 @@
-// The postgres provider: one LOGIN role per lease on the template's target database, granted the
-// intent ∩ ceiling, dropped on revocation. The password exists only in the returned credential.
+// The postgres provider: one LOGIN role per lease on the template's target database, a member of
+// the privilege group that holds the intent ∩ ceiling (grants.ts), dropped on revocation. The password exists only in the returned credential.
 import type postgres from 'postgres';
 import type { Logger } from '../../logger.js';
 import type { PostgresTemplate } from '../../policy/broker-config.js';
 import { problems } from '../../problem.js';
 import type { IssueInput, PostgresCredential, Provider, RevokeInput } from '../types.js';
-import { dropRole, lockRole } from './drop-role.js';
-import { applyGrant, assertGrantShape } from './grants.js';
+import { dropRole, takeRoleLock } from './drop-role.js';
+import {
+  assertGrantShape,
+  assertGranted,
+  createGroup,
+  groupRoleFor,
+  membershipSql,
+  missingPrivilegesQuery,
+  readIssueState,
+} from './grants.js';
 import { quoteIdentifier } from './identifiers.js';
 import { generatePassword, scramSha256Verifier } from './password.js';
 import {
@@ -94,27 +102,44 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
       validUntil: expiresAt,
       connectionLimit: template.connection_limit,
     };
+    const group = groupRoleFor(prefix, input.grant);
     try {
       const { database, replay } = await pool.begin(async (tx) => {
         // Two replicas replaying the same lease must not race CREATE ROLE, nor a revocation.
-        await lockRole(tx, role);
-        const [existing] = await tx<
-          { rolcanlogin: boolean }[]
-        >`select rolcanlogin from pg_roles where rolname = ${role}`;
-        if (existing === undefined && mode === 'renew') {
+        await takeRoleLock(tx, role);
+        const state = await readIssueState(tx, role, group, input.grant);
+        const existing = state.canLogin !== undefined;
+        if (!existing && mode === 'renew') {
           throw problems.conflict(
             `the role of lease ${leaseId} no longer exists on target database "${target}"`,
           );
         }
         // Only revocation sets NOLOGIN, and revocation is one-way.
-        if (existing !== undefined && !existing.rolcanlogin) {
+        if (state.canLogin === false) {
           throw problems.conflict(`lease ${leaseId} is being revoked on target database "${target}"`);
         }
-        await tx.unsafe(existing === undefined ? createRoleSql(spec) : alterLoginSql(spec));
-        await assertRoleIsPlain(tx, target, role);
-        if (mode === 'issue') await applyGrant(tx, target, role, input.grant);
-        const [row] = await tx<{ database: string }[]>`select current_database() as database`;
-        return { database: row!.database, replay: existing !== undefined };
+        if (mode === 'issue' && state.missingTables.length > 0) {
+          throw problems.badGateway(
+            `table ${state.missingTables.join(', ')} does not exist on target database "${target}"`,
+            { target },
+          );
+        }
+        if (mode === 'issue' && !state.groupExists) await createGroup(tx, group, input.grant);
+        // The rest goes out in one round trip: postgres.js pipelines a transaction's queries, in
+        // the order they are first awaited (so only unstarted queries here, no async helpers). A
+        // renewal keeps the membership the lease was issued with.
+        const [, , missing, plain] = await Promise.all([
+          tx.unsafe(existing ? alterLoginSql(spec) : createRoleSql(spec)),
+          mode === 'issue' ? tx.unsafe(membershipSql(group, role, state.version)) : undefined,
+          mode === 'issue' ? missingPrivilegesQuery(tx, role, input.grant) : [],
+          plainnessQuery(tx, role),
+        ]);
+        assertRoleIsPlain(target, prefix, role, mode === 'issue' ? group : undefined, plain[0]);
+        if (mode === 'issue') {
+          const phrases = missing.map((m) => m.what);
+          await assertGranted(tx, target, group, role, input.grant, phrases);
+        }
+        return { database: state.database, replay: existing };
       });
       log.info(
         {
@@ -205,19 +230,53 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
   };
 }
 
-/** The role was created with none of these; a role that has one is not handed out. */
-async function assertRoleIsPlain(tx: postgres.TransactionSql, target: string, role: string): Promise<void> {
-  const [row] = await tx<{ widened: boolean }[]>`
-    select (rolsuper or rolcreatedb or rolcreaterole or rolreplication or rolbypassrls or rolinherit
-      or exists (select 1 from pg_auth_members m where m.member = r.oid)) as widened
-    from pg_roles r where rolname = ${role}`;
-  // NOINHERIT alone does not stop SET ROLE to a granted role: any membership is refused too.
-  if (row?.widened !== false) {
+interface Plainness {
+  widened: boolean;
+  groups: string[];
+  widenedGroup: boolean;
+}
+
+/** Not started until awaited (see login()). */
+function plainnessQuery(tx: postgres.TransactionSql, role: string) {
+  return tx<Plainness[]>`
+    select (r.rolsuper or r.rolcreatedb or r.rolcreaterole or r.rolreplication or r.rolbypassrls) as widened,
+      array(select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid
+        where m.member = r.oid order by 1)::text[] as groups,
+      coalesce((select bool_or(g.rolcanlogin or g.rolsuper or g.rolcreatedb or g.rolcreaterole
+          or g.rolreplication or g.rolbypassrls
+          or exists (select 1 from pg_auth_members gm where gm.member = g.oid))
+        from pg_auth_members m join pg_roles g on g.oid = m.roleid where m.member = r.oid), false) as "widenedGroup"
+    from pg_roles r where r.rolname = ${role}`;
+}
+
+/**
+ * The role was created with none of these attributes, and with one membership: its privilege
+ * group (`expectedGroup` on issue; on renewal, whichever broker group it has, or none for a role
+ * from before privilege groups). The group must be a plain NOLOGIN role that is a member of
+ * nothing. A role or group that has more is not handed out.
+ */
+function assertRoleIsPlain(
+  target: string,
+  prefix: string,
+  role: string,
+  expectedGroup: string | undefined,
+  row: Plainness | undefined,
+): void {
+  const groups = row?.groups ?? [];
+  const groupOk =
+    expectedGroup === undefined
+      ? groups.length === 0 || (groups.length === 1 && isGroupName(prefix, groups[0]!))
+      : groups.length === 1 && groups[0] === expectedGroup;
+  if (row === undefined || row.widened || row.widenedGroup || !groupOk) {
     throw problems.badGateway(
       `role ${quoteIdentifier(role)} on target database "${target}" has attributes or memberships the broker never grants`,
       { target },
     );
   }
+}
+
+function isGroupName(prefix: string, name: string): boolean {
+  return name.startsWith(prefix) && /^g_[0-9a-f]{24}$/.test(name.slice(prefix.length));
 }
 
 function credentialFor(

@@ -45,9 +45,17 @@ function loginClauses(spec: LoginSpec): string {
   ].join(' ');
 }
 
-/** Every attribute spelled out, so a server default or a changed template can never widen it. */
+/**
+ * Every attribute spelled out, so a server default or a changed template can never widen it.
+ * INHERIT: the role's privileges come from its one membership, its privilege group (grants.ts).
+ */
 export function createRoleSql(spec: LoginSpec): string {
-  return `CREATE ROLE ${quoteIdentifier(spec.role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS ${loginClauses(spec)}`;
+  return `CREATE ROLE ${quoteIdentifier(spec.role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS ${loginClauses(spec)}`;
+}
+
+/** A privilege group: holds a grant's privileges, cannot log in, is nothing else. */
+export function createGroupSql(group: string): string {
+  return `CREATE ROLE ${quoteIdentifier(group)} WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS`;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Minting against the machine's PostgreSQL: what the credential can do, and everything it cannot.
 import type postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { groupRoleFor } from '../../../src/providers/postgres/grants.js';
 import type { PostgresCredential } from '../../../src/providers/types.js';
 import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 import {
@@ -103,7 +104,8 @@ describe('issue', () => {
     const [role] = await target.sql`
       select rolcanlogin, rolconnlimit, rolvaliduntil, rolsuper, rolcreatedb, rolcreaterole, rolinherit,
         rolreplication, rolbypassrls,
-        (select count(*)::int from pg_auth_members where member = r.oid) as memberships
+        array(select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid
+          where m.member = r.oid)::text[] as groups
       from pg_roles r where rolname = ${credential.username}`;
     expect(role).toEqual({
       rolcanlogin: true,
@@ -112,18 +114,73 @@ describe('issue', () => {
       rolsuper: false,
       rolcreatedb: false,
       rolcreaterole: false,
-      rolinherit: false,
+      // Its privileges come from its one membership: the privilege group of its grant.
+      rolinherit: true,
+      rolreplication: false,
+      rolbypassrls: false,
+      groups: [groupRoleFor(target.rolePrefix, input.grant)],
+    });
+    const [group] = await target.sql`
+      select rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,
+        (select count(*)::int from pg_auth_members where member = r.oid) as memberships
+      from pg_roles r where rolname = ${role!.groups[0]}`;
+    expect(group).toEqual({
+      rolcanlogin: false,
+      rolsuper: false,
+      rolcreatedb: false,
+      rolcreaterole: false,
       rolreplication: false,
       rolbypassrls: false,
       memberships: 0,
     });
     const grants = await target.sql`
       select table_name, privilege_type from information_schema.role_table_grants
-      where grantee = ${credential.username} order by 1, 2`;
+      where grantee = ${role!.groups[0]} order by 1, 2`;
     expect(grants.map((g) => `${g.privilege_type} ${g.table_name}`)).toEqual([
       'SELECT customers',
       'SELECT orders',
     ]);
+    // Nothing is granted to the lease role itself.
+    const direct = await target.sql`
+      select 1 from information_schema.role_table_grants where grantee = ${credential.username}`;
+    expect(direct).toHaveLength(0);
+  });
+
+  it('shares one privilege group per grant: a table ACL does not grow with the number of leases', async () => {
+    const { provider } = captured;
+    const prefix = target.rolePrefix;
+    const aclOfOrders = async () =>
+      target.sql<{ grantee: string }[]>`
+        select coalesce(g.rolname, 'PUBLIC') as grantee
+        from pg_class c cross join lateral aclexplode(c.relacl) a left join pg_roles g on g.oid = a.grantee
+        where c.oid = 'public.orders'::regclass`;
+    const write = grantFor(provider, template, ['SELECT', 'INSERT'], ['public.orders']);
+    const read = grantFor(provider, template, ['SELECT'], ['public.orders']);
+    const before = new Set((await aclOfOrders()).map((a) => a.grantee));
+    // Concurrent issues with the same grants: each group is created once, no "tuple concurrently
+    // updated", every role a member of its group.
+    const issued = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => provider.issue(issueInput(template, i % 2 === 0 ? write : read))),
+    );
+    const after = new Set((await aclOfOrders()).map((a) => a.grantee));
+    const added = [...after].filter((g) => !before.has(g));
+    expect(added.every((g) => g === groupRoleFor(prefix, write) || g === groupRoleFor(prefix, read))).toBe(true);
+    expect(after.has(groupRoleFor(prefix, write)) && after.has(groupRoleFor(prefix, read))).toBe(true);
+    for (const { credential } of issued) expect(after.has(credential.username)).toBe(false);
+    const members = await target.sql<{ rolname: string }[]>`
+      select m.rolname from pg_auth_members a join pg_roles m on m.oid = a.member
+      where a.roleid = (select oid from pg_roles where rolname = ${groupRoleFor(prefix, write)})`;
+    const writers = issued.filter((_, i) => i % 2 === 0).map((i) => i.credential.username);
+    expect(members.map((m) => m.rolname)).toEqual(expect.arrayContaining(writers));
+  });
+
+  it('grants a privilege group its privileges again when it lost them', async () => {
+    const { provider } = captured;
+    const grant = grantFor(provider, template, ['SELECT'], ['public.orders']);
+    await provider.issue(issueInput(template, grant));
+    await target.sql.unsafe(`revoke select on public.orders from "${groupRoleFor(target.rolePrefix, grant)}"`);
+    const { credential } = await provider.issue(issueInput(template, grant));
+    await expect(client(credential)`select count(*)::int as n from public.orders`).resolves.toHaveLength(1);
   });
 
   it('stores only a SCRAM verifier on the target and never logs the password', async () => {

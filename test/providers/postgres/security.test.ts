@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { groupRoleFor } from '../../../src/providers/postgres/grants.js';
 import type { PgGrant } from '../../../src/providers/postgres/index.js';
 import type { PostgresCredential } from '../../../src/providers/types.js';
 import {
@@ -70,7 +71,8 @@ describe('hostile identifiers', () => {
     await expect(sql`select * from public.orders`).rejects.toMatchObject({ code: '42501' });
     await victimIsIntact();
     const grants = await target.sql`
-      select table_name from information_schema.role_table_grants where grantee = ${credential.username} order by 1`;
+      select table_name from information_schema.role_table_grants
+      where grantee = ${groupRoleFor(target.rolePrefix, input.grant)} order by 1`;
     expect(grants.map((g) => g.table_name)).toEqual([HOSTILE_TABLE, QUOTE_DOT_TABLE].sort());
   });
 
