@@ -183,7 +183,8 @@ export function missingPrivilegesQuery(tx: Tx, role: string, grant: PgGrant) {
       and d.classid = 'pg_class'::regclass and d.deptype = 'a'
     join pg_class s on s.oid = d.objid and s.relkind = 'S'
     join pg_namespace sn on sn.oid = s.relnamespace
-    where ${insert} and not has_sequence_privilege(${role}::name, s.oid, 'USAGE')`;
+    -- CASE: the planner may call the function before the join has kept only sequences.
+    where ${insert} and case when s.relkind = 'S' then not has_sequence_privilege(${role}::name, s.oid, 'USAGE') end`;
 }
 
 async function ownedSequences(tx: Tx, schemas: string[], names: string[]): Promise<QualifiedName[]> {
