@@ -27,11 +27,23 @@ export interface DatabaseOptions {
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
 
+/**
+ * Seconds before a pool tries to connect again after `retries` failed attempts in a row: 50 ms
+ * doubling up to 1 s, with jitter. postgres.js's default grows to 10-20 s after eight failures and
+ * is waited out even when the server is already back: a target pool that had seen a few seconds of
+ * outage took 11-17 s to revoke again (test/leases/sweeper.test.ts). A refused attempt costs the
+ * server nothing, and every caller has its own retry policy on top.
+ */
+export function reconnectBackoff(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1);
+}
+
 export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
   const sql = postgres(url, {
     max: options.max ?? 10,
     idle_timeout: 30,
     connect_timeout: 5,
+    backoff: reconnectBackoff,
     onnotice: () => {},
     // Server-side bounds: with connect_timeout they keep every request's wait on the database finite.
     connection: {

@@ -1,6 +1,7 @@
 // Admin connections to the target databases: one small pool per TARGET_<NAME>_URL, opened on first
 // use, and the mapping of target failures to problems (unreachable → 503, anything else → 502).
 import postgres from 'postgres';
+import { reconnectBackoff } from '../../db/client.js';
 import { Problem, problems } from '../../problem.js';
 
 /** Where clients of a target connect: taken from its admin URL, never from a policy file. */
@@ -47,6 +48,7 @@ export function createTargetConnections(
           max: poolSize,
           idle_timeout: 30,
           connect_timeout: 5,
+          backoff: reconnectBackoff,
           // The fixed catalog queries (role state, privilege checks) are prepared once per
           // connection: planning them on every issuance took about a quarter of the target's time.
           // DDL (CREATE ROLE, GRANT), whose text is unique every time, goes through sql.unsafe(),
