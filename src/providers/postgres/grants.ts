@@ -38,12 +38,15 @@ export function assertGrantShape(grant: PgGrant): void {
 }
 
 /**
- * The privilege group of a grant: `<prefix>g_<24 hex digits of sha256>` over the privileges and the
- * tables, so every replica derives the same name. Never a lease role's name (those end in 32 hex
- * digits), so the orphan sweep leaves groups alone.
+ * The privilege group of a grant in one database: `<prefix>g_<24 hex digits of sha256>` over the
+ * database, the privileges and the tables, so every replica derives the same name. Roles are
+ * cluster-wide: without the database, a group for `SELECT public.orders` would be shared by two
+ * targets on one cluster and hold the privilege in both databases. Never a lease role's name
+ * (those end in 32 hex digits), so the orphan sweep leaves groups alone.
  */
-export function groupRoleFor(prefix: string, grant: PgGrant): string {
+export function groupRoleFor(prefix: string, database: string, grant: PgGrant): string {
   const canonical = JSON.stringify({
+    database,
     privileges: PG_PRIVILEGES.filter((p) => grant.privileges.includes(p)),
     tables: [...new Set(grant.tables.map(quoteQualifiedName))].sort(),
   });

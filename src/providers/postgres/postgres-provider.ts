@@ -1,5 +1,6 @@
 // The postgres provider: one LOGIN role per lease on the template's target database, a member of
-// the privilege group that holds the intent ∩ ceiling (grants.ts), dropped on revocation. The password exists only in the returned credential.
+// the privilege group that holds the intent ∩ ceiling (grants.ts), dropped on revocation. The
+// password exists only in the returned credential.
 import type postgres from 'postgres';
 import type { Logger } from '../../logger.js';
 import type { PostgresTemplate } from '../../policy/broker-config.js';
@@ -73,6 +74,20 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
   const connections = createTargetConnections(options.targetUrls, poolSize);
   const log = options.logger.child({ component: 'provider.postgres' });
 
+  /** current_database() of each target's admin URL, read once (privilege groups are per database). */
+  const databases = new Map<string, Promise<string>>();
+  function databaseOf(target: string): Promise<string> {
+    let database = databases.get(target);
+    if (database === undefined) {
+      database = connections
+        .pool(target)<{ database: string }[]>`select current_database() as database`
+        .then((rows) => rows[0]!.database);
+      database.catch(() => databases.delete(target));
+      databases.set(target, database);
+    }
+    return database;
+  }
+
   /** The role of a lease: the stored name when it is this lease's, never an arbitrary role. */
   function roleOf(leaseId: string, revocation: Record<string, unknown> | undefined): string {
     const stored = revocation?.role;
@@ -102,8 +117,8 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
       validUntil: expiresAt,
       connectionLimit: template.connection_limit,
     };
-    const group = groupRoleFor(prefix, input.grant);
     try {
+      const group = groupRoleFor(prefix, await databaseOf(target), input.grant);
       const { database, replay } = await pool.begin(async (tx) => {
         // Two replicas replaying the same lease must not race CREATE ROLE, nor a revocation.
         await takeRoleLock(tx, role);

@@ -118,7 +118,7 @@ describe('issue', () => {
       rolinherit: true,
       rolreplication: false,
       rolbypassrls: false,
-      groups: [groupRoleFor(target.rolePrefix, input.grant)],
+      groups: [groupRoleFor(target.rolePrefix, target.name, input.grant)],
     });
     const [group] = await target.sql`
       select rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,
@@ -164,12 +164,12 @@ describe('issue', () => {
     );
     const after = new Set((await aclOfOrders()).map((a) => a.grantee));
     const added = [...after].filter((g) => !before.has(g));
-    expect(added.every((g) => g === groupRoleFor(prefix, write) || g === groupRoleFor(prefix, read))).toBe(true);
-    expect(after.has(groupRoleFor(prefix, write)) && after.has(groupRoleFor(prefix, read))).toBe(true);
+    expect(added.every((g) => g === groupRoleFor(prefix, target.name, write) || g === groupRoleFor(prefix, target.name, read))).toBe(true);
+    expect(after.has(groupRoleFor(prefix, target.name, write)) && after.has(groupRoleFor(prefix, target.name, read))).toBe(true);
     for (const { credential } of issued) expect(after.has(credential.username)).toBe(false);
     const members = await target.sql<{ rolname: string }[]>`
       select m.rolname from pg_auth_members a join pg_roles m on m.oid = a.member
-      where a.roleid = (select oid from pg_roles where rolname = ${groupRoleFor(prefix, write)})`;
+      where a.roleid = (select oid from pg_roles where rolname = ${groupRoleFor(prefix, target.name, write)})`;
     const writers = issued.filter((_, i) => i % 2 === 0).map((i) => i.credential.username);
     expect(members.map((m) => m.rolname)).toEqual(expect.arrayContaining(writers));
   });
@@ -178,7 +178,7 @@ describe('issue', () => {
     const { provider } = captured;
     const grant = grantFor(provider, template, ['SELECT'], ['public.orders']);
     await provider.issue(issueInput(template, grant));
-    await target.sql.unsafe(`revoke select on public.orders from "${groupRoleFor(target.rolePrefix, grant)}"`);
+    await target.sql.unsafe(`revoke select on public.orders from "${groupRoleFor(target.rolePrefix, target.name, grant)}"`);
     const { credential } = await provider.issue(issueInput(template, grant));
     await expect(client(credential)`select count(*)::int as n from public.orders`).resolves.toHaveLength(1);
   });

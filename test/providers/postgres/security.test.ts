@@ -72,7 +72,7 @@ describe('hostile identifiers', () => {
     await victimIsIntact();
     const grants = await target.sql`
       select table_name from information_schema.role_table_grants
-      where grantee = ${groupRoleFor(target.rolePrefix, input.grant)} order by 1`;
+      where grantee = ${groupRoleFor(target.rolePrefix, target.name, input.grant)} order by 1`;
     expect(grants.map((g) => g.table_name)).toEqual([HOSTILE_TABLE, QUOTE_DOT_TABLE].sort());
   });
 
@@ -199,6 +199,38 @@ describe('a non-superuser target admin', () => {
       expect(await restricted.listBrokerRoles('orders')).not.toContain(input.leaseId);
     } finally {
       await restricted.close();
+    }
+  });
+});
+
+describe('two targets on one PostgreSQL cluster', () => {
+  it('give the same grant two privilege groups: a lease of one cannot use it in the other database', async () => {
+    const other = await createTargetDatabase();
+    // One provider, one role prefix, two targets whose tables have the same names.
+    const both = providerFor({ orders: target.url, billing: other.url }, target.rolePrefix).provider;
+    try {
+      const ordersTemplate = pgTemplate();
+      const billingTemplate = pgTemplate({ name: 'billing-db', target: 'billing' });
+      const grant = grantFor(both, ordersTemplate, ['SELECT'], ['public.orders']);
+      const inOrders = await both.issue(issueInput(ordersTemplate, grant));
+      const inBilling = await both.issue(issueInput(billingTemplate, grant));
+
+      await expect(client(inOrders.credential)`select count(*)::int as n from public.orders`).resolves.toHaveLength(1);
+      // The same role, logged in to the other database (PUBLIC may CONNECT by default).
+      const crossed = client({
+        ...inOrders.credential,
+        url: inOrders.credential.url.replace(`/${target.name}`, `/${other.name}`),
+      });
+      await expect(crossed`select count(*) from public.orders`).rejects.toMatchObject({ code: '42501' });
+      await expect(client(inBilling.credential)`select count(*)::int as n from public.orders`).resolves.toHaveLength(1);
+      expect(groupRoleFor(target.rolePrefix, target.name, grant)).not.toBe(
+        groupRoleFor(target.rolePrefix, other.name, grant),
+      );
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.end({ timeout: 1 })));
+      await both.close();
+      // Drop the other database first: the groups made there hold privileges in it.
+      await other.drop();
     }
   });
 });
