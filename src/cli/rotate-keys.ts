@@ -1,5 +1,7 @@
-// `npm run keys:rotate [-- --max-token-lifetime <seconds>] [--alg EdDSA|ES256]`: makes a new JWT
-// signing key current; the previous one stays published until every token it signed has expired.
+// `npm run keys:rotate [-- --max-token-lifetime <seconds>] [--alg EdDSA|ES256] [--allow-early-expiry]`:
+// makes a new JWT signing key current; the previous one stays published until every token it
+// signed has expired. A lifetime shorter than the longest jwt template max_ttl in POLICY_DIR is
+// refused unless --allow-early-expiry says that is the point (a compromised key).
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { type Config, ConfigError, loadConfig } from '../config.js';
 import { createDatabase, type Database } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
 import { createLogger, type Logger } from '../logger.js';
+import { readBrokerYaml } from '../policy/read-broker-yaml.js';
 import { KeyStore } from '../providers/jwt/key-store.js';
 import { loadOrCreateDevMasterKey } from '../providers/jwt/master-key.js';
 import {
@@ -22,11 +25,13 @@ import {
 /** 24 h: must be at least the largest template max_ttl (plus the brokers' key refresh interval). */
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
 
-const USAGE = `usage: npm run keys:rotate -- [--max-token-lifetime <seconds>] [--alg EdDSA|ES256]
+const USAGE = `usage: npm run keys:rotate -- [--max-token-lifetime <seconds>] [--alg EdDSA|ES256] [--allow-early-expiry]
 
   --max-token-lifetime  how long the previous key stays published, in seconds (default ${DEFAULT_MAX_TOKEN_LIFETIME_SECONDS});
-                        must be at least the largest max_ttl of any jwt template
-  --alg                 algorithm of the new key (default EdDSA)`;
+                        must be at least the largest max_ttl of any jwt template in POLICY_DIR
+  --alg                 algorithm of the new key (default EdDSA)
+  --allow-early-expiry  allow a shorter lifetime: tokens signed with the previous key stop
+                        verifying early (what you want when that key is compromised)`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -35,14 +40,23 @@ export class UsageError extends Error {
 export interface RotateKeysArgs {
   maxTokenLifetimeSeconds: number;
   alg: SigningAlgorithm;
+  allowEarlyExpiry?: boolean;
 }
 
 export function parseRotateKeysArgs(argv: string[]): RotateKeysArgs {
-  let values: { 'max-token-lifetime'?: string | undefined; alg?: string | undefined };
+  let values: {
+    'max-token-lifetime'?: string | undefined;
+    alg?: string | undefined;
+    'allow-early-expiry'?: boolean | undefined;
+  };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { 'max-token-lifetime': { type: 'string' }, alg: { type: 'string' } },
+      options: {
+        'max-token-lifetime': { type: 'string' },
+        alg: { type: 'string' },
+        'allow-early-expiry': { type: 'boolean' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -59,7 +73,43 @@ export function parseRotateKeysArgs(argv: string[]): RotateKeysArgs {
   if (!isSigningAlgorithm(alg)) {
     throw new UsageError(`--alg must be one of ${SIGNING_ALGORITHMS.join(', ')}, got "${alg}"\n${USAGE}`);
   }
-  return { maxTokenLifetimeSeconds: Number(lifetime), alg };
+  return {
+    maxTokenLifetimeSeconds: Number(lifetime),
+    alg,
+    ...(values['allow-early-expiry'] ? { allowEarlyExpiry: true } : {}),
+  };
+}
+
+/**
+ * Refuses a lifetime shorter than the longest jwt template max_ttl in the policy directory: the
+ * previous key would leave the JWKS while tokens it signed are still valid. Returns a warning when
+ * broker.yaml cannot be read (the rotation is not blocked by an unrelated problem).
+ */
+export async function checkTokenLifetime(args: RotateKeysArgs, policyDir: string): Promise<string | undefined> {
+  if (args.allowEarlyExpiry) return undefined;
+  // Only broker.yaml: loading the whole directory would compile Cedar for one number.
+  const file = path.join(policyDir, 'broker.yaml');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return `warning: ${file} could not be read (${(error as Error).message}); --max-token-lifetime was not checked against the jwt templates`;
+  }
+  const { config, problems } = readBrokerYaml(file, text);
+  if (config === undefined) {
+    return `warning: ${file} is invalid (${problems[0]}); --max-token-lifetime was not checked against the jwt templates`;
+  }
+  let longest: { name: string; seconds: number } | undefined;
+  for (const [name, template] of Object.entries(config.templates)) {
+    if (template.provider !== 'jwt') continue;
+    if (longest === undefined || template.max_ttl > longest.seconds) longest = { name, seconds: template.max_ttl };
+  }
+  if (longest !== undefined && args.maxTokenLifetimeSeconds < longest.seconds) {
+    throw new UsageError(
+      `--max-token-lifetime ${args.maxTokenLifetimeSeconds} is shorter than the max_ttl of jwt template "${longest.name}" (${longest.seconds} s): tokens signed with the previous key would stop verifying before they expire. Pass --allow-early-expiry if that is intended (a compromised key).\n${USAGE}`,
+    );
+  }
+  return undefined;
 }
 
 interface OpenedDatabase {
@@ -165,6 +215,16 @@ async function main(): Promise<number> {
     config = loadConfig();
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  try {
+    const warning = await checkTokenLifetime(args, config.policyDir);
+    if (warning !== undefined) process.stderr.write(`${warning}\n`);
+  } catch (error) {
+    if (error instanceof UsageError) {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }

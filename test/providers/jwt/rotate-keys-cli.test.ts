@@ -7,6 +7,7 @@ import { isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  checkTokenLifetime,
   describeRotation,
   parseRotateKeysArgs,
   rotateKeys,
@@ -59,6 +60,28 @@ describe('parseRotateKeysArgs', () => {
     }
     expect(() => parseRotateKeysArgs(['--alg', 'HS256'])).toThrow(/--alg must be one of EdDSA, ES256/);
     expect(() => parseRotateKeysArgs(['--force'])).toThrow(/usage/);
+  });
+});
+
+describe('checkTokenLifetime', () => {
+  const policies = path.join(ROOT, 'policies'); // jwt templates with max_ttl 15m
+
+  it('refuses a lifetime shorter than the longest jwt template max_ttl, naming the template', async () => {
+    await expect(checkTokenLifetime(parseRotateKeysArgs(['--max-token-lifetime', '899']), policies)).rejects.toThrow(
+      /--max-token-lifetime 899 is shorter than the max_ttl of jwt template "[a-z-]+" \(900 s\).*--allow-early-expiry/s,
+    );
+    await expect(checkTokenLifetime(parseRotateKeysArgs(['--max-token-lifetime', '900']), policies)).resolves.toBeUndefined();
+  });
+
+  it('lets --allow-early-expiry through (a compromised key must stop verifying at once)', async () => {
+    const args = parseRotateKeysArgs(['--max-token-lifetime', '60', '--allow-early-expiry']);
+    expect(args.allowEarlyExpiry).toBe(true);
+    await expect(checkTokenLifetime(args, policies)).resolves.toBeUndefined();
+  });
+
+  it('only warns when broker.yaml cannot be read', async () => {
+    const warning = await checkTokenLifetime(parseRotateKeysArgs(['--max-token-lifetime', '60']), dataDir);
+    expect(warning).toMatch(/^warning: .*broker\.yaml could not be read .*not checked/);
   });
 });
 
@@ -119,6 +142,20 @@ describe('rotateKeys', () => {
     const [current] = await database.db.select().from(signingKeys).where(isNull(signingKeys.retiredAt));
     expect(stdout).toContain(`new signing key ${current!.kid} (EdDSA) is now current`);
     expect(stdout).toMatch(/stays published until \d{4}-\d\d-\d\dT/);
+  });
+
+  it('exits with 2, rotating nothing, when the lifetime is shorter than a jwt template max_ttl', async () => {
+    const before = await database.db.select().from(signingKeys);
+    const env = {
+      PATH: process.env.PATH,
+      DATABASE_URL: database.url,
+      BROKER_MASTER_KEY: masterKey.toString('hex'),
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    };
+    const short = run(TSX, ['src/cli/rotate-keys.ts', '--max-token-lifetime', '60'], { cwd: ROOT, env });
+    await expect(short).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/shorter than the max_ttl/) });
+    expect(await database.db.select().from(signingKeys)).toEqual(before);
   });
 
   it('exits with 2 and the usage on bad arguments or configuration', async () => {
