@@ -1,6 +1,12 @@
-// Reads the audit log for `GET /v1/audit`: newest first, keyset-paginated by id behind an opaque
-// cursor, in the JSON shape the API serves (snake_case, the same fields the hash covers).
-import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
+// Reads the audit log for `GET /v1/audit`, in the JSON shape the API serves (snake_case, the same
+// fields the hash covers). Two orders:
+// - browsing: newest first, keyset-paginated by id behind an opaque cursor. Rows are inserted
+//   unsealed and commit in any order, so a row whose transaction commits late can land behind a
+//   page already read;
+// - exporting (`after_seq`): sealed rows in chain order, oldest first. The sealer gives seq
+//   numbers in commit order under its lock, so a reader that continues from the last seq it saw
+//   never misses a row nor sees one twice; a row shows up once it is sealed (within a sweep).
+import { and, asc, desc, eq, gt, gte, isNotNull, lt, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { type AuditEvent, auditEvents } from '../db/schema/audit-events.js';
 import { problems } from '../problem.js';
@@ -21,6 +27,8 @@ export interface AuditFilters {
   since?: Date;
   /** `nextCursor` of the previous page. */
   cursor?: string;
+  /** Export order: sealed rows with a higher seq, oldest first (not with `cursor`). */
+  afterSeq?: number;
   /** Page size, 1–500 (default 100). */
   limit?: number;
 }
@@ -28,6 +36,8 @@ export interface AuditFilters {
 export interface AuditPage {
   items: AuditRecord[];
   nextCursor: string | null;
+  /** With `afterSeq`: where the next page starts (the last seq returned, or `afterSeq` itself). */
+  nextAfterSeq?: number;
 }
 
 export const AUDIT_PAGE_MAX = 500;
@@ -85,12 +95,34 @@ export async function listAudit(db: DbOrTx, filters: AuditFilters = {}): Promise
   if (filters.since !== undefined && Number.isNaN(filters.since.getTime())) {
     throw problems.validation('invalid query', [{ field: 'since', message: 'must be a valid date-time' }]);
   }
+  if (filters.afterSeq !== undefined) {
+    if (!Number.isSafeInteger(filters.afterSeq) || filters.afterSeq < 0) {
+      throw problems.validation('invalid query', [{ field: 'after_seq', message: 'must be an integer of 0 or more' }]);
+    }
+    if (filters.cursor !== undefined) {
+      throw problems.validation('invalid query', [
+        { field: 'cursor', message: 'cannot be combined with after_seq (continue with next_after_seq)' },
+      ]);
+    }
+  }
   const where: SQL[] = [];
   if (filters.leaseId !== undefined) where.push(eq(auditEvents.leaseId, filters.leaseId.toLowerCase()));
   if (filters.agent !== undefined) where.push(eq(auditEvents.agent, filters.agent));
   if (filters.agentIssuer !== undefined) where.push(eq(auditEvents.agentIssuer, filters.agentIssuer));
   if (filters.since !== undefined) where.push(gte(auditEvents.at, filters.since));
   if (filters.cursor !== undefined) where.push(lt(auditEvents.id, decodeAuditCursor(filters.cursor)));
+
+  if (filters.afterSeq !== undefined) {
+    const afterSeq = filters.afterSeq;
+    const rows = await db
+      .select()
+      .from(auditEvents)
+      .where(and(...where, isNotNull(auditEvents.seq), gt(auditEvents.seq, afterSeq)))
+      .orderBy(asc(auditEvents.seq))
+      .limit(limit);
+    const items = rows.map(toAuditRecord);
+    return { items, nextCursor: null, nextAfterSeq: items.at(-1)?.seq ?? afterSeq };
+  }
 
   // One extra row says whether another page exists without a count.
   const rows = await db

@@ -147,3 +147,65 @@ describe('listAudit', () => {
     expect((await listAudit(database.db, { limit: 500 })).items).toHaveLength(5);
   });
 });
+
+describe('listAudit with after_seq (export order)', () => {
+  it('returns only sealed rows, oldest first, and pages on with next_after_seq', async () => {
+    expect(await listAudit(database.db, { afterSeq: 0 })).toEqual({ items: [], nextCursor: null, nextAfterSeq: 0 });
+    await sealAuditLog(database.sql);
+    const first = await listAudit(database.db, { afterSeq: 0, limit: 2 });
+    expect(first.items.map((r) => r.seq)).toEqual([1, 2]);
+    expect(first.nextAfterSeq).toBe(2);
+    const rest = await listAudit(database.db, { afterSeq: 2, limit: 10 });
+    expect(rest.items.map((r) => r.seq)).toEqual([3, 4, 5]);
+    expect((await listAudit(database.db, { afterSeq: 5 })).nextAfterSeq).toBe(5);
+    // Filters still apply.
+    const agent1 = await listAudit(database.db, { afterSeq: 0, agent: 'agent-1' });
+    expect(agent1.items.every((r) => r.agent === 'agent-1')).toBe(true);
+    expect(agent1.items.map((r) => r.seq)).toEqual([...agent1.items.map((r) => r.seq)].sort((a, b) => a! - b!));
+  });
+
+  it('misses no row that commits late: a reader that continues from its last seq sees it', async () => {
+    await sealAuditLog(database.sql);
+    let afterSeq = (await listAudit(database.db, { afterSeq: 0, limit: 500 })).nextAfterSeq!;
+
+    // A transaction takes an id, then commits after a later row has been sealed.
+    const conn = await database.sql.reserve();
+    try {
+      await conn`begin`;
+      await conn.unsafe(
+        `insert into audit_events (at, event, request_id, agent, agent_issuer, actor, decision, detail)
+         select at, event, request_id, 'agent-late', agent_issuer, actor, decision, detail from audit_events where id = 1`,
+      );
+      await recordAudit(database.db, decisionEntry({ at: t(10), agent: 'agent-after' }));
+      await sealAuditLog(database.sql);
+
+      // The reader gets agent-after; the late row is not visible yet.
+      const seen = await listAudit(database.db, { afterSeq, limit: 500 });
+      expect(seen.items.map((r) => r.agent)).toEqual(['agent-after']);
+      afterSeq = seen.nextAfterSeq!;
+      await conn`commit`;
+    } finally {
+      conn.release();
+    }
+    await sealAuditLog(database.sql);
+    const next = await listAudit(database.db, { afterSeq, limit: 500 });
+    expect(next.items.map((r) => r.agent)).toEqual(['agent-late']);
+    // Its id is lower than agent-after's: a newest-first reader that had paged past agent-after
+    // by id would not have come back for it.
+    const ids = Object.fromEntries(
+      (await listAudit(database.db, { limit: 500 })).items.map((r) => [r.agent, r.id] as const),
+    );
+    expect(ids['agent-late']!).toBeLessThan(ids['agent-after']!);
+  });
+
+  it('refuses a negative after_seq, and after_seq with a cursor', async () => {
+    expect(await refused(listAudit(database.db, { afterSeq: -1 }))).toMatchObject({
+      status: 400,
+      errors: [{ field: 'after_seq' }],
+    });
+    expect(await refused(listAudit(database.db, { afterSeq: 0, cursor: encodeAuditCursor(3) }))).toMatchObject({
+      status: 400,
+      errors: [{ field: 'cursor' }],
+    });
+  });
+});

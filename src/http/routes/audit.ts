@@ -11,11 +11,25 @@ const AuditQuery = z.strictObject({
   agent: z.string().min(1).max(512).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   cursor: z.string().max(200).optional(),
+  after_seq: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional()
+    .meta({
+      description:
+        'Export order: sealed events with a higher seq, oldest first. Continue with next_after_seq: no event is missed or repeated (events appear once sealed, within a sweep).',
+    }),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
 const AuditPage = z
-  .object({ items: z.array(z.record(z.string(), z.unknown())), next_cursor: z.string().nullable() })
+  .object({
+    items: z.array(z.record(z.string(), z.unknown())),
+    next_cursor: z.string().nullable(),
+    next_after_seq: z.number().int().optional(),
+  })
   .meta({ id: 'AuditPage' });
 
 const Verification = z
@@ -31,7 +45,7 @@ const Verification = z
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/audit',
-  summary: 'Audit events, newest first (staff)',
+  summary: 'Audit events, newest first; or sealed events in chain order with after_seq (staff)',
   security: staffSecurity,
   request: { query: AuditQuery },
   responses: { 200: { description: 'A page of audit events', content: jsonContent(AuditPage) }, ...problemResponses(400, 401) },
@@ -53,9 +67,17 @@ export function registerAuditRoutes(app: App, deps: { database: Database }) {
       agent: q.agent,
       since: q.since ? new Date(q.since) : undefined,
       cursor: q.cursor,
+      afterSeq: q.after_seq,
       limit: q.limit,
     });
-    return c.json({ items: page.items as unknown as Record<string, unknown>[], next_cursor: page.nextCursor }, 200);
+    return c.json(
+      {
+        items: page.items as unknown as Record<string, unknown>[],
+        next_cursor: page.nextCursor,
+        ...(page.nextAfterSeq === undefined ? {} : { next_after_seq: page.nextAfterSeq }),
+      },
+      200,
+    );
   });
 
   app.openapi(verifyRoute, async (c) => {

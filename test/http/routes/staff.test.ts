@@ -1,6 +1,7 @@
 // The security staff's API: list step-up requests and leases with every filter, revoke leases in
 // bulk, read the audit trail page by page while new events arrive. Agents are refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealAuditLog } from '../../../src/audit/audit-log.js';
 import { type TestBroker, credentialRequest, startTestBroker } from '../../helpers/broker.js';
 import {
   ADMIN_REQUEST,
@@ -354,6 +355,36 @@ describe('GET /v1/audit', () => {
   it('refuses a forged cursor and a bad lease id', async () => {
     expect((await t.request('GET', '/v1/audit?cursor=zzzz', { token: staff })).status).toBe(400);
     expect((await t.request('GET', '/v1/audit?lease_id=1%20or%201=1', { token: staff })).status).toBe(400);
+  });
+
+  it('exports sealed events in chain order with after_seq, continuing from next_after_seq', async () => {
+    const agent = 'agent-audit-export';
+    // Earlier tests leave thousands of rows unsealed: seal them all, whatever a sweep's budget.
+    const sealAll = async () => {
+      while ((await sealAuditLog(t.database.sql, { batchSize: 10_000 })) > 0);
+    };
+    await mint(agent, 't-audit-export-1');
+    await sealAll();
+    const first = await t.request('GET', `/v1/audit?agent=${agent}&after_seq=0`, { token: staff });
+    expect(first.status, first.text).toBe(200);
+    const seqs = first.body.items.map((i: { seq: number }) => i.seq);
+    expect(seqs.length).toBe(2);
+    expect(seqs).toEqual([...seqs].sort((a: number, b: number) => a - b));
+    expect(first.body.next_after_seq).toBe(seqs.at(-1));
+
+    await mint(agent, 't-audit-export-2');
+    await sealAll();
+    const next = await t.request('GET', `/v1/audit?agent=${agent}&after_seq=${first.body.next_after_seq}`, {
+      token: staff,
+    });
+    expect(next.body.items.map((i: { event: string }) => i.event)).toEqual(['decision', 'lease.issued']);
+    expect(next.body.items[0].seq).toBeGreaterThan(first.body.next_after_seq);
+
+    for (const query of ['after_seq=-1', 'after_seq=abc', 'after_seq=1.5', 'after_seq=1&cursor=MQ']) {
+      const bad = await t.request('GET', `/v1/audit?${query}`, { token: staff });
+      expect(bad.status, query).toBe(400);
+      expect(bad.body.type, query).toBe('urn:jit-broker:problem:validation');
+    }
   });
 });
 
