@@ -25,6 +25,7 @@ export function toApprovalView(
     approval_id: approval.id,
     status: approval.status,
     lease_id: lease.id,
+    lease_state: lease.state,
     template: lease.template,
     agent: lease.agent,
     agent_issuer: lease.agentIssuer,

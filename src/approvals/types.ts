@@ -2,7 +2,7 @@
 // approval-service.ts; the console only uses this interface.
 
 import type { DbOrTx } from '../db/client.js';
-import type { ApprovalStatus } from '../db/schema/index.js';
+import type { ApprovalStatus, LeaseState } from '../db/schema/index.js';
 import type { HumanIdentity, WorkloadIdentity } from '../identity/types.js';
 import type { Credential } from '../providers/types.js';
 
@@ -17,6 +17,8 @@ export interface ApprovalView {
   approval_id: string;
   status: ApprovalStatus;
   lease_id: string;
+  /** `pending_approval` until the credential is collected: an approved request can still be withdrawn. */
+  lease_state: LeaseState;
   template: string;
   agent: string;
   agent_issuer: string;

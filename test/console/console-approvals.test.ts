@@ -172,6 +172,34 @@ describe('approving from the console', () => {
     const decided = await client.get(`/console/approvals/${request.approvalId}`);
     expect(decided.text).toContain('Status <strong>collected</strong>');
     expect(decided.text).not.toContain('id="decide"');
+    expect(decided.text).not.toContain('id="withdraw"');
+  });
+
+  it('offers to withdraw an approval the agent has not collected yet: it is denied and nothing is issued', async () => {
+    const request = await askForStepUp(h, { taskId: 't-withdraw' });
+    const { client } = await signedIn(h, 'alice');
+    await decideOnPage(client, request.approvalId, 'approve', 'looked fine at first');
+    expect((await approvalStatus(h, request.approvalId)).status).toBe('approved');
+
+    const review = await client.get(`/console/approvals/${request.approvalId}`);
+    expect(review.text).toContain('Status <strong>approved</strong>');
+    expect(review.text).not.toContain('id="decide"');
+    expect(review.text).toContain(`<form class="card" method="post" action="/console/approvals/${request.approvalId}/deny" id="withdraw">`);
+
+    const withdrawn = await client.post(
+      `/console/approvals/${request.approvalId}/deny`,
+      { csrf: csrfOf(review), reason: 'the change window was cancelled' },
+      { follow: false },
+    );
+    expect(withdrawn.status).toBe(303);
+    expect(await approvalStatus(h, request.approvalId)).toMatchObject({
+      status: 'denied',
+      reason: 'the change window was cancelled',
+    });
+    const collected = await collectAsAgent(h, request);
+    expect(collected.status).toBe(403);
+    expect((await leaseRow(h, request.leaseId)).state).toBe('denied');
+    expect((await client.get(`/console/approvals/${request.approvalId}`)).text).not.toContain('id="withdraw"');
   });
 });
 

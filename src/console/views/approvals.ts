@@ -142,6 +142,18 @@ ${
     <button type="submit" class="deny" id="deny" formaction="/console/approvals/${a.approval_id}/deny">Deny</button>
   </div>
 </form>`
-    : ''
+    : a.status === 'approved' && a.lease_state === 'pending_approval'
+      ? html`<h2>Withdraw the approval</h2>
+<form class="card" method="post" action="/console/approvals/${a.approval_id}/deny" id="withdraw">
+  <input type="hidden" name="csrf" value="${csrf}">
+  <p class="muted">Approved, but the agent has not collected the credential yet: until it does, the
+  request can still be denied and no credential will be issued.</p>
+  <label for="reason">Reason (required; recorded in the audit trail)</label>
+  <textarea id="reason" name="reason" rows="3" maxlength="1000" required></textarea>
+  <div class="actions">
+    <button type="submit" class="deny" id="deny">Withdraw and deny</button>
+  </div>
+</form>`
+      : ''
 }`;
 }

@@ -3,7 +3,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { ApprovalService } from '../../approvals/types.js';
-import { APPROVAL_STATUSES } from '../../db/schema/index.js';
+import { APPROVAL_STATUSES, LEASE_STATES } from '../../db/schema/index.js';
 import type { App } from '../env.js';
 import { staffAuth, type Verifiers, workloadAuth } from '../middleware/auth.js';
 import {
@@ -39,6 +39,9 @@ const ApprovalSchema = z
     approval_id: z.string(),
     status: z.enum(APPROVAL_STATUSES),
     lease_id: z.string(),
+    lease_state: z.enum(LEASE_STATES).meta({
+      description: 'pending_approval until the credential is collected; until then an approved request can still be denied',
+    }),
     template: z.string(),
     agent: z.string(),
     agent_issuer: z.string(),
