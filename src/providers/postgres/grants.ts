@@ -1,5 +1,6 @@
-// A lease's privileges come from a privilege group: one NOLOGIN role per distinct grant (same
-// privileges on the same tables), created on first use and shared by every lease with that grant.
+// A lease's privileges come from a privilege group: one NOLOGIN role per distinct grant in a
+// database (same privileges on the same tables), created on first use and shared by every lease
+// with that grant.
 // The lease's login role is made a member and inherits them.
 //
 // Why not GRANT to each lease role: every GRANT writes an entry into the ACL array stored in the
