@@ -180,27 +180,29 @@ export function missingPrivilegesQuery(tx: Tx, role: string, grant: PgGrant) {
     where not has_table_privilege(${role}::name, c.oid, p.privilege)
     union all
     select format('USAGE on sequence %I.%I', sn.nspname, s.relname)
-    from unnest(${tx.array(schemas)}::text[], ${tx.array(names)}::text[]) as r(schema, name)
+    from ${ownedSequencesOf(tx, schemas, names)}
+    -- CASE: the planner may call the function before the join has kept only sequences.
+    where ${insert} and case when s.relkind = 'S' then not has_sequence_privilege(${role}::name, s.oid, 'USAGE') end`;
+}
+
+/**
+ * FROM-clause fragment: the sequences owned by columns of the given tables (a serial column's),
+ * as `s` (pg_class) in schema `sn` (pg_namespace).
+ */
+function ownedSequencesOf(tx: Tx, schemas: string[], names: string[]) {
+  return tx`unnest(${tx.array(schemas)}::text[], ${tx.array(names)}::text[]) as r(schema, name)
     join pg_namespace n on n.nspname = r.schema
     join pg_class t on t.relnamespace = n.oid and t.relname = r.name
     join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid
       and d.classid = 'pg_class'::regclass and d.deptype = 'a'
     join pg_class s on s.oid = d.objid and s.relkind = 'S'
-    join pg_namespace sn on sn.oid = s.relnamespace
-    -- CASE: the planner may call the function before the join has kept only sequences.
-    where ${insert} and case when s.relkind = 'S' then not has_sequence_privilege(${role}::name, s.oid, 'USAGE') end`;
+    join pg_namespace sn on sn.oid = s.relnamespace`;
 }
 
 async function ownedSequences(tx: Tx, schemas: string[], names: string[]): Promise<QualifiedName[]> {
   const rows = await tx<QualifiedName[]>`
     select distinct sn.nspname as schema, s.relname as name
-    from unnest(${tx.array(schemas)}::text[], ${tx.array(names)}::text[]) as r(schema, name)
-    join pg_namespace n on n.nspname = r.schema
-    join pg_class t on t.relnamespace = n.oid and t.relname = r.name
-    join pg_depend d on d.refclassid = 'pg_class'::regclass and d.refobjid = t.oid
-      and d.classid = 'pg_class'::regclass and d.deptype = 'a'
-    join pg_class s on s.oid = d.objid and s.relkind = 'S'
-    join pg_namespace sn on sn.oid = s.relnamespace
+    from ${ownedSequencesOf(tx, schemas, names)}
     order by 1, 2`;
   return rows.map((r) => ({ schema: r.schema, name: r.name }));
 }
