@@ -133,7 +133,10 @@ async function main(): Promise<void> {
   } finally {
     // The broker's privilege groups are cluster-wide roles; drop the ones holding grants in the
     // bench's target database before the database goes.
-    if (target) await dropPrivilegeGroups(target.sql).catch((error: unknown) => log(`bench: privilege groups left: ${error}`));
+    if (target)
+      await dropPrivilegeGroups(target.sql).catch((error: unknown) =>
+        log(`bench: privilege groups left: ${error}`),
+      );
     await databases.dropAll();
     if (process.env.BENCH_KEEP_FILES !== '1') await fixture.close();
     else log(`bench: logs kept in ${fixture.dir}`);

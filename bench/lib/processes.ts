@@ -4,9 +4,9 @@
 // from /proc; stop() sends SIGTERM and waits (SIGKILL only for our own child, after 20 s).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ROOT } from './fixture.js';
 
 /** A fixed development-only master key: the bench databases are thrown away. */

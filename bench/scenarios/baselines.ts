@@ -5,11 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import postgres from 'postgres';
-import type { BenchContext } from '../lib/context.js';
-import { runLoad } from '../lib/load.js';
-import { startHonoBaseline } from '../lib/processes.js';
-import type { ScenarioResult } from '../lib/report.js';
-import { round, summarize } from '../lib/stats.js';
 import { scramSha256Verifier } from '../../src/providers/postgres/password.js';
 import {
   createGroupSql,
@@ -17,6 +12,11 @@ import {
   grantSchemaUsageSql,
   grantTablesSql,
 } from '../../src/providers/postgres/role-sql.js';
+import type { BenchContext } from '../lib/context.js';
+import { runLoad } from '../lib/load.js';
+import { startHonoBaseline } from '../lib/processes.js';
+import type { ScenarioResult } from '../lib/report.js';
+import { round, summarize } from '../lib/stats.js';
 
 /** The broker's own pool size (main.ts: createDatabase(url, { max: 10 })). */
 const BROKER_POOL_SIZE = 10;
@@ -41,7 +41,13 @@ const insertThenUpdate: Writer = (sql, now) => {
 };
 
 /** Runs `connections` writers for `seconds`; every transaction is timed. */
-async function ceiling(url: string, connections: number, seconds: number, write: Writer, poolSize = BROKER_POOL_SIZE) {
+async function ceiling(
+  url: string,
+  connections: number,
+  seconds: number,
+  write: Writer,
+  poolSize = BROKER_POOL_SIZE,
+) {
   const sql = postgres(url, {
     max: poolSize,
     onnotice: () => {},
@@ -158,7 +164,9 @@ function createRoleInGroup(verifier: string, created: string[]): Writer {
     const role = `${CEILING_ROLE_PREFIX}${process.pid}_${n++}`;
     created.push(role);
     return sql.begin(async (tx) => {
-      await tx.unsafe(createRoleSql({ role, verifier, validUntil: new Date(now.getTime() + 300_000), connectionLimit: 2 }));
+      await tx.unsafe(
+        createRoleSql({ role, verifier, validUntil: new Date(now.getTime() + 300_000), connectionLimit: 2 }),
+      );
       await tx.unsafe(`GRANT "${CEILING_GROUP}" TO "${role}"`);
     });
   };
@@ -171,15 +179,28 @@ export async function pgRoleCeilingScenario(ctx: BenchContext): Promise<Scenario
   try {
     await ctx.target.sql.unsafe(createGroupSql(CEILING_GROUP));
     await ctx.target.sql.unsafe(grantSchemaUsageSql(CEILING_GROUP, ['public']));
-    await ctx.target.sql.unsafe(grantTablesSql(CEILING_GROUP, ['SELECT'], [{ schema: 'public', name: 'orders' }]));
+    await ctx.target.sql.unsafe(
+      grantTablesSql(CEILING_GROUP, ['SELECT'], [{ schema: 'public', name: 'orders' }]),
+    );
     const write = createRoleInGroup(verifier, created);
-    const result = await ceiling(ctx.target.url, params.postgresConnections, params.postgresSeconds, write, TARGET_POOL_SIZE);
+    const result = await ceiling(
+      ctx.target.url,
+      params.postgresConnections,
+      params.postgresSeconds,
+      write,
+      TARGET_POOL_SIZE,
+    );
     ctx.shared.pgRoleCeiling = result.throughput;
     return {
       scenario: 'baseline-postgres-roles',
       title: 'Baseline: PostgreSQL role creation',
       status: 'ok',
-      metrics: { ...result, connections: params.postgresConnections, poolSize: TARGET_POOL_SIZE, seconds: params.postgresSeconds },
+      metrics: {
+        ...result,
+        connections: params.postgresConnections,
+        poolSize: TARGET_POOL_SIZE,
+        seconds: params.postgresSeconds,
+      },
       rows: [
         {
           metric: `CREATE ROLE + GRANT of its privilege group in one transaction, ${params.postgresConnections} in flight, pool ${TARGET_POOL_SIZE}`,

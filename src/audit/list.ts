@@ -97,7 +97,9 @@ export async function listAudit(db: DbOrTx, filters: AuditFilters = {}): Promise
   }
   if (filters.afterSeq !== undefined) {
     if (!Number.isSafeInteger(filters.afterSeq) || filters.afterSeq < 0) {
-      throw problems.validation('invalid query', [{ field: 'after_seq', message: 'must be an integer of 0 or more' }]);
+      throw problems.validation('invalid query', [
+        { field: 'after_seq', message: 'must be an integer of 0 or more' },
+      ]);
     }
     if (filters.cursor !== undefined) {
       throw problems.validation('invalid query', [

@@ -85,7 +85,10 @@ export function parseRotateKeysArgs(argv: string[]): RotateKeysArgs {
  * previous key would leave the JWKS while tokens it signed are still valid. Returns a warning when
  * broker.yaml cannot be read (the rotation is not blocked by an unrelated problem).
  */
-export async function checkTokenLifetime(args: RotateKeysArgs, policyDir: string): Promise<string | undefined> {
+export async function checkTokenLifetime(
+  args: RotateKeysArgs,
+  policyDir: string,
+): Promise<string | undefined> {
   if (args.allowEarlyExpiry) return undefined;
   // Only broker.yaml: loading the whole directory would compile Cedar for one number.
   const file = path.join(policyDir, 'broker.yaml');
@@ -102,7 +105,8 @@ export async function checkTokenLifetime(args: RotateKeysArgs, policyDir: string
   let longest: { name: string; seconds: number } | undefined;
   for (const [name, template] of Object.entries(config.templates)) {
     if (template.provider !== 'jwt') continue;
-    if (longest === undefined || template.max_ttl > longest.seconds) longest = { name, seconds: template.max_ttl };
+    if (longest === undefined || template.max_ttl > longest.seconds)
+      longest = { name, seconds: template.max_ttl };
   }
   if (longest !== undefined && args.maxTokenLifetimeSeconds < longest.seconds) {
     throw new UsageError(

@@ -12,7 +12,7 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem, problems } from '../problem.js';
 import type { KeyStore } from '../providers/jwt/key-store.js';
 import type { App, AppEnv } from './env.js';
-import { type Verifiers, staffAuth, workloadAuth } from './middleware/auth.js';
+import { staffAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { renderProblem, zodFieldErrors } from './problem-response.js';
@@ -95,7 +95,12 @@ export function createApp(deps: AppDeps): App {
       c.header('Allow', allow.join(', '));
       return renderProblem(
         c,
-        new Problem({ status: 405, type: 'method-not-allowed', title: 'Method not allowed', detail: `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}` }),
+        new Problem({
+          status: 405,
+          type: 'method-not-allowed',
+          title: 'Method not allowed',
+          detail: `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`,
+        }),
       );
     }
     return renderProblem(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`));
@@ -118,7 +123,8 @@ export function createApp(deps: AppDeps): App {
   app.use('/v1/credentials', agent);
   // `/v1/leases/:id/*` matches `/v1/leases/revoke` too (a trailing /* also matches nothing), so
   // both agent patterns must step aside for the staff bulk revoke.
-  const agentLease: typeof agent = async (c, next) => (c.req.path === '/v1/leases/revoke' ? next() : agent(c, next));
+  const agentLease: typeof agent = async (c, next) =>
+    c.req.path === '/v1/leases/revoke' ? next() : agent(c, next);
   app.use('/v1/leases/:id', agentLease);
   app.use('/v1/leases/:id/*', agentLease);
   app.use('/v1/tasks/*', agent);

@@ -55,7 +55,8 @@ export class Sweeper {
   start(): void {
     const seconds = this.deps.intervalSeconds;
     // node-cron's six-field form has a seconds field; longer intervals fall back to minutes.
-    const expression = seconds < 60 ? `*/${seconds} * * * * *` : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
+    const expression =
+      seconds < 60 ? `*/${seconds} * * * * *` : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
     this.#task = cron.schedule(expression, () => {
       void this.sweep().catch((error) => this.deps.logger.error({ err: error }, 'sweep failed'));
     });

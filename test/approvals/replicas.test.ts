@@ -11,9 +11,16 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TEST_MASTER_KEY, TEST_WEBHOOK_SECRET, type TestBroker, startTestBroker } from '../helpers/broker.js';
-import { APPROVAL_POLICIES, APPROVAL_TEMPLATES, auditEvents, collect, leaseState, requestStepUp } from './fixtures.js';
+import { startTestBroker, TEST_MASTER_KEY, TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
 import { BROKER_LAUNCHER } from '../helpers/broker-process.js';
+import {
+  APPROVAL_POLICIES,
+  APPROVAL_TEMPLATES,
+  auditEvents,
+  collect,
+  leaseState,
+  requestStepUp,
+} from './fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -69,7 +76,9 @@ async function startChildBroker(replicaA: TestBroker): Promise<ChildBroker> {
         if (line.includes('"jit-broker is ready"')) resolve();
       });
     }
-    void exited.then(([code]) => reject(new Error(`replica B exited with ${code} before it was ready:\n${output.join('\n')}`)));
+    void exited.then(([code]) =>
+      reject(new Error(`replica B exited with ${code} before it was ready:\n${output.join('\n')}`)),
+    );
   });
   await ready;
   return {
@@ -89,7 +98,10 @@ async function startChildBroker(replicaA: TestBroker): Promise<ChildBroker> {
 async function onB(method: string, urlPath: string, token: string, body?: unknown) {
   const res = await fetch(`${b.url}${urlPath}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -120,9 +132,14 @@ describe('two broker processes sharing one database', () => {
     const waiting = collect(a, pending.approvalId, pending.agentToken, 30);
     await vi.waitFor(() => expect(a.broker.approvals.events.parked(pending.approvalId)).toBe(1));
 
-    const approved = await onB('POST', `/v1/approvals/${pending.approvalId}/approve`, await a.staffToken('sam'), {
-      reason: 'approved on the other replica',
-    });
+    const approved = await onB(
+      'POST',
+      `/v1/approvals/${pending.approvalId}/approve`,
+      await a.staffToken('sam'),
+      {
+        reason: 'approved on the other replica',
+      },
+    );
     expect(approved.status, approved.text).toBe(200);
     expect(approved.body).toMatchObject({ status: 'approved', decided_by: 'sam' });
 
@@ -130,7 +147,10 @@ describe('two broker processes sharing one database', () => {
     // Woken by the NOTIFY from B, not by the 30 s wait running out.
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(res.status, res.text).toBe(201);
-    expect(decodeJwt(res.body.credential.token)).toMatchObject({ jti: pending.leaseId, scope: 'reports:admin' });
+    expect(decodeJwt(res.body.credential.token)).toMatchObject({
+      jti: pending.leaseId,
+      scope: 'reports:admin',
+    });
     expect((await leaseState(a, pending.leaseId)).state).toBe('active');
 
     const againOnB = await onB('GET', `/v1/approvals/${pending.approvalId}`, pending.agentToken);
@@ -145,7 +165,10 @@ describe('two broker processes sharing one database', () => {
 
   it('mint once when the agent collects on both replicas at the same moment', async () => {
     const pending = await requestStepUp(a);
-    expect((await onB('POST', `/v1/approvals/${pending.approvalId}/approve`, await a.staffToken('sam'), {})).status).toBe(200);
+    expect(
+      (await onB('POST', `/v1/approvals/${pending.approvalId}/approve`, await a.staffToken('sam'), {}))
+        .status,
+    ).toBe(200);
     const [onA, onReplicaB] = await Promise.all([
       collect(a, pending.approvalId, pending.agentToken),
       onB('GET', `/v1/approvals/${pending.approvalId}`, pending.agentToken),
@@ -159,9 +182,14 @@ describe('two broker processes sharing one database', () => {
     const pending = await requestStepUp(a);
     const waiting = collect(a, pending.approvalId, pending.agentToken, 30);
     await vi.waitFor(() => expect(a.broker.approvals.events.parked(pending.approvalId)).toBe(1));
-    const denied = await onB('POST', `/v1/approvals/${pending.approvalId}/deny`, await a.staffToken('riley'), {
-      reason: 'not during the incident',
-    });
+    const denied = await onB(
+      'POST',
+      `/v1/approvals/${pending.approvalId}/deny`,
+      await a.staffToken('riley'),
+      {
+        reason: 'not during the incident',
+      },
+    );
     expect(denied.status, denied.text).toBe(200);
     const res = await waiting;
     expect(res.status).toBe(403);

@@ -150,7 +150,11 @@ describe('listAudit', () => {
 
 describe('listAudit with after_seq (export order)', () => {
   it('returns only sealed rows, oldest first, and pages on with next_after_seq', async () => {
-    expect(await listAudit(database.db, { afterSeq: 0 })).toEqual({ items: [], nextCursor: null, nextAfterSeq: 0 });
+    expect(await listAudit(database.db, { afterSeq: 0 })).toEqual({
+      items: [],
+      nextCursor: null,
+      nextAfterSeq: 0,
+    });
     await sealAuditLog(database.sql);
     const first = await listAudit(database.db, { afterSeq: 0, limit: 2 });
     expect(first.items.map((r) => r.seq)).toEqual([1, 2]);
@@ -161,7 +165,9 @@ describe('listAudit with after_seq (export order)', () => {
     // Filters still apply.
     const agent1 = await listAudit(database.db, { afterSeq: 0, agent: 'agent-1' });
     expect(agent1.items.every((r) => r.agent === 'agent-1')).toBe(true);
-    expect(agent1.items.map((r) => r.seq)).toEqual([...agent1.items.map((r) => r.seq)].sort((a, b) => a! - b!));
+    expect(agent1.items.map((r) => r.seq)).toEqual(
+      [...agent1.items.map((r) => r.seq)].sort((a, b) => a! - b!),
+    );
   });
 
   it('misses no row that commits late: a reader that continues from its last seq sees it', async () => {
@@ -203,7 +209,9 @@ describe('listAudit with after_seq (export order)', () => {
       status: 400,
       errors: [{ field: 'after_seq' }],
     });
-    expect(await refused(listAudit(database.db, { afterSeq: 0, cursor: encodeAuditCursor(3) }))).toMatchObject({
+    expect(
+      await refused(listAudit(database.db, { afterSeq: 0, cursor: encodeAuditCursor(3) })),
+    ).toMatchObject({
       status: 400,
       errors: [{ field: 'cursor' }],
     });

@@ -184,7 +184,9 @@ describe('approving from the console', () => {
     const review = await client.get(`/console/approvals/${request.approvalId}`);
     expect(review.text).toContain('Status <strong>approved</strong>');
     expect(review.text).not.toContain('id="decide"');
-    expect(review.text).toContain(`<form class="card" method="post" action="/console/approvals/${request.approvalId}/deny" id="withdraw">`);
+    expect(review.text).toContain(
+      `<form class="card" method="post" action="/console/approvals/${request.approvalId}/deny" id="withdraw">`,
+    );
 
     const withdrawn = await client.post(
       `/console/approvals/${request.approvalId}/deny`,
@@ -199,7 +201,9 @@ describe('approving from the console', () => {
     const collected = await collectAsAgent(h, request);
     expect(collected.status).toBe(403);
     expect((await leaseRow(h, request.leaseId)).state).toBe('denied');
-    expect((await client.get(`/console/approvals/${request.approvalId}`)).text).not.toContain('id="withdraw"');
+    expect((await client.get(`/console/approvals/${request.approvalId}`)).text).not.toContain(
+      'id="withdraw"',
+    );
   });
 });
 

@@ -11,16 +11,15 @@ import type { PostgresTemplate } from '../../src/policy/broker-config.js';
 import { createPostgresProvider, type PostgresProvider } from '../../src/providers/postgres/index.js';
 import type { AnyProvider } from '../../src/providers/types.js';
 import {
+  credentialRequest,
+  startTestBroker,
   TEST_POLICIES,
   TEST_TEMPLATES,
   type TestBroker,
-  credentialRequest,
-  startTestBroker,
 } from '../helpers/broker.js';
-import { createTargetDatabase, type TargetDatabase } from '../helpers/target-db.js';
 import { ORDERS_POLICY, ORDERS_TEMPLATE, ordersRequest } from '../helpers/orders.js';
+import { createTargetDatabase, type TargetDatabase } from '../helpers/target-db.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-
 
 let target: TargetDatabase;
 /** The broker reaches the target database only through this proxy, so a test can cut it off. */
@@ -32,7 +31,11 @@ beforeAll(async () => {
   target = await createTargetDatabase();
   proxy = await startTcpProxy();
   const targetUrl = proxy.url(target.url);
-  pg = createPostgresProvider({ targetUrls: { orders: targetUrl }, logger: createLogger('silent'), rolePrefix: target.rolePrefix });
+  pg = createPostgresProvider({
+    targetUrls: { orders: targetUrl },
+    logger: createLogger('silent'),
+    rolePrefix: target.rolePrefix,
+  });
   t = await startTestBroker({
     templates: { ...TEST_TEMPLATES, 'orders-db': ORDERS_TEMPLATE },
     policies: { ...TEST_POLICIES, 'orders.cedar': ORDERS_POLICY },
@@ -59,8 +62,12 @@ async function lease(agent: string, id: string) {
   return res.body as { state: string; revoke_reason: string | null; revoked_at: string | null };
 }
 
-async function auditEvents(leaseId: string): Promise<{ event: string; actor: string; detail: Record<string, unknown> }[]> {
-  const res = await t.request('GET', `/v1/audit?lease_id=${leaseId}`, { token: await t.staffToken('sec@example.com') });
+async function auditEvents(
+  leaseId: string,
+): Promise<{ event: string; actor: string; detail: Record<string, unknown> }[]> {
+  const res = await t.request('GET', `/v1/audit?lease_id=${leaseId}`, {
+    token: await t.staffToken('sec@example.com'),
+  });
   expect(res.status, res.text).toBe(200);
   return res.body.items;
 }
@@ -93,7 +100,9 @@ describe('expiry', () => {
     expect(Date.parse(expired.revoked_at!)).toBe(t.clock.now().getTime());
     expect((await lease('agent-expiry', long.lease_id)).state).toBe('active');
 
-    const introspection = await t.request('POST', '/v1/introspect', { body: { token: short.credential.token } });
+    const introspection = await t.request('POST', '/v1/introspect', {
+      body: { token: short.credential.token },
+    });
     expect(introspection.status).toBe(200);
     expect(introspection.body).toEqual({ active: false });
 
@@ -116,7 +125,10 @@ describe('expiry', () => {
     t.clock.advance(301);
     await t.broker.sweeper.sweep();
 
-    expect(await lease('agent-pg', issued.lease_id)).toMatchObject({ state: 'expired', revoke_reason: 'ttl expired' });
+    expect(await lease('agent-pg', issued.lease_id)).toMatchObject({
+      state: 'expired',
+      revoke_reason: 'ttl expired',
+    });
     expect(await roleExists(issued.credential.username!)).toBe(false);
     const again = postgres(issued.credential.url!, { max: 1, connect_timeout: 5, onnotice: () => {} });
     try {
@@ -153,7 +165,12 @@ describe('expiry', () => {
 describe('abandoned issues', () => {
   test('a lease stuck issuing for more than 120 s (a crash mid-issue) is cleaned up: what the provider created is dropped and the lease ends issue_failed', async () => {
     const template = t.policies.current().templates.get('orders-db') as PostgresTemplate;
-    const intent = { taskId: 't-crash', purpose: 'monthly report', actions: ['SELECT'], resources: ['public.orders'] };
+    const intent = {
+      taskId: 't-crash',
+      purpose: 'monthly report',
+      actions: ['SELECT'],
+      resources: ['public.orders'],
+    };
     const scoped = pg.scope(template, intent);
     if (!scoped.ok) throw new Error(scoped.reason);
 
@@ -203,7 +220,10 @@ describe('abandoned issues', () => {
 
     t.clock.advance(2);
     await t.broker.sweeper.sweep();
-    expect(await lease('agent-crash', crashed)).toMatchObject({ state: 'issue_failed', revoke_reason: 'issue did not complete' });
+    expect(await lease('agent-crash', crashed)).toMatchObject({
+      state: 'issue_failed',
+      revoke_reason: 'issue did not complete',
+    });
     expect(await roleExists(issued.credential.username)).toBe(false);
     expect((await auditEvents(crashed)).map((e) => e.event)).toContain('lease.issue_failed');
     // 21 s old: an issue that may still be in progress is left alone.
@@ -220,7 +240,10 @@ describe('revocation at a failing provider', () => {
     await proxy.stop();
     try {
       await t.broker.sweeper.sweep();
-      expect(await lease('agent-retry', issued.lease_id)).toMatchObject({ state: 'revoking', revoke_reason: 'ttl expired' });
+      expect(await lease('agent-retry', issued.lease_id)).toMatchObject({
+        state: 'revoking',
+        revoke_reason: 'ttl expired',
+      });
       current = await row(issued.lease_id);
       expect(current.revoke_attempts).toBe(1);
       expect(current.last_error).toMatch(/unreachable/);
@@ -253,7 +276,10 @@ describe('revocation at a failing provider', () => {
     const recovering = performance.now();
     await t.broker.sweeper.sweep();
     expect(performance.now() - recovering).toBeLessThan(5_000);
-    expect(await lease('agent-retry', issued.lease_id)).toMatchObject({ state: 'expired', revoke_reason: 'ttl expired' });
+    expect(await lease('agent-retry', issued.lease_id)).toMatchObject({
+      state: 'expired',
+      revoke_reason: 'ttl expired',
+    });
     expect(await roleExists(role)).toBe(false);
     const expiries = (await auditEvents(issued.lease_id)).filter((e) => e.event === 'lease.expired');
     expect(expiries).toHaveLength(1);
@@ -298,7 +324,9 @@ describe('two brokers sharing one database', () => {
       const again = await Promise.all([a.broker.sweeper.sweep(), b.broker.sweeper.sweep()]);
       expect(again.map((r) => r.expired)).toEqual([0, 0]);
       for (const id of minted.slice(0, 3)) {
-        const res = await b.request('GET', `/v1/leases/${id}`, { token: await b.agentToken(`agent-${minted.indexOf(id) % 4}`) });
+        const res = await b.request('GET', `/v1/leases/${id}`, {
+          token: await b.agentToken(`agent-${minted.indexOf(id) % 4}`),
+        });
         expect(res.body.state).toBe('expired');
       }
     } finally {

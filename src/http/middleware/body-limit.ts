@@ -6,10 +6,11 @@
 // (which cost ~10% of an issuance's CPU). Only a chunked body, whose size is unknown until it
 // ends (or a body handed over in process, without either header), goes through Hono's counting
 // stream.
-import { bodyLimit } from 'hono/body-limit';
+
 import type { MiddlewareHandler } from 'hono';
-import { payloadTooLarge } from '../problem-response.js';
+import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../env.js';
+import { payloadTooLarge } from '../problem-response.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 

@@ -22,7 +22,12 @@ export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHand
     setResponseHeader(c, 'X-Request-Id', requestId);
     metrics.httpRequests.inc({ method: c.req.method, status: String(c.res.status) });
     log.debug(
-      { method: c.req.method, path: c.req.routePath ?? c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      {
+        method: c.req.method,
+        path: c.req.routePath ?? c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
       'request',
     );
   };

@@ -40,7 +40,8 @@ const ApprovalSchema = z
     status: z.enum(APPROVAL_STATUSES),
     lease_id: z.string(),
     lease_state: z.enum(LEASE_STATES).meta({
-      description: 'pending_approval until the credential is collected; until then an approved request can still be denied',
+      description:
+        'pending_approval until the credential is collected; until then an approved request can still be denied',
     }),
     template: z.string(),
     agent: z.string(),

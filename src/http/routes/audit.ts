@@ -4,23 +4,17 @@ import { z } from 'zod';
 import { listAudit, sealAuditLog, verifyAuditLog } from '../../audit/audit-log.js';
 import type { Database } from '../../db/client.js';
 import type { App } from '../env.js';
-import { UUID_PATTERN, jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
+import { jsonContent, problemResponses, staffSecurity, UUID_PATTERN } from '../openapi-common.js';
 
 const AuditQuery = z.strictObject({
   lease_id: z.string().regex(UUID_PATTERN, 'must be a lease id (uuid)').optional(),
   agent: z.string().min(1).max(512).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   cursor: z.string().max(200).optional(),
-  after_seq: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(Number.MAX_SAFE_INTEGER)
-    .optional()
-    .meta({
-      description:
-        'Export order: sealed events with a higher seq, oldest first. Continue with next_after_seq: no event is missed or repeated (events appear once sealed, within a sweep).',
-    }),
+  after_seq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().meta({
+    description:
+      'Export order: sealed events with a higher seq, oldest first. Continue with next_after_seq: no event is missed or repeated (events appear once sealed, within a sweep).',
+  }),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
@@ -48,7 +42,10 @@ const listRoute = createRoute({
   summary: 'Audit events, newest first; or sealed events in chain order with after_seq (staff)',
   security: staffSecurity,
   request: { query: AuditQuery },
-  responses: { 200: { description: 'A page of audit events', content: jsonContent(AuditPage) }, ...problemResponses(400, 401) },
+  responses: {
+    200: { description: 'A page of audit events', content: jsonContent(AuditPage) },
+    ...problemResponses(400, 401),
+  },
 });
 
 const verifyRoute = createRoute({
@@ -56,7 +53,10 @@ const verifyRoute = createRoute({
   path: '/v1/audit/verify',
   summary: 'Seal pending events and verify the whole hash chain (staff)',
   security: staffSecurity,
-  responses: { 200: { description: 'Verification result', content: jsonContent(Verification) }, ...problemResponses(401) },
+  responses: {
+    200: { description: 'Verification result', content: jsonContent(Verification) },
+    ...problemResponses(401),
+  },
 });
 
 export function registerAuditRoutes(app: App, deps: { database: Database }) {

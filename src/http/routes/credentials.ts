@@ -1,16 +1,17 @@
 // POST /v1/credentials: an agent asks for a credential for one task.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import type { HumanIdentity } from '../../identity/types.js';
 import type { LeaseService } from '../../leases/lease-service.js';
 import { intentSchema, toIntent } from '../../policy/intent.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
 import type { Verifiers } from '../middleware/auth.js';
 import {
-  IssuedSchema,
-  PendingSchema,
   bearerSecurity,
+  IssuedSchema,
   jsonContent,
+  PendingSchema,
   problemResponses,
 } from '../openapi-common.js';
 
@@ -19,7 +20,12 @@ export const CredentialRequestSchema = z
     template: z.string().min(1).max(64),
     intent: intentSchema,
     ttl_seconds: z.number().int().min(1).max(43_200).optional(),
-    on_behalf_of: z.string().min(1).max(8192).optional().meta({ description: "The human's OIDC token (staff issuer)" }),
+    on_behalf_of: z
+      .string()
+      .min(1)
+      .max(8192)
+      .optional()
+      .meta({ description: "The human's OIDC token (staff issuer)" }),
   })
   .meta({ id: 'CredentialRequest' });
 
@@ -65,13 +71,17 @@ export function registerCredentialRoutes(app: App, deps: { leases: LeaseService;
     const body = c.req.valid('json');
     const key = idempotencyKey(c.req.header('idempotency-key'));
     const identity = c.get('identity');
-    let onBehalfOf;
+    let onBehalfOf: HumanIdentity | undefined;
     if (body.on_behalf_of !== undefined) {
       try {
         onBehalfOf = await deps.verifiers.staff(body.on_behalf_of);
       } catch (error) {
-        const detail = error instanceof Error && 'detail' in error ? String((error as { detail?: string }).detail) : 'invalid token';
-        if ((error as { status?: number }).status === 401) throw problems.unauthorized(`on_behalf_of: ${detail}`, error);
+        const detail =
+          error instanceof Error && 'detail' in error
+            ? String((error as { detail?: string }).detail)
+            : 'invalid token';
+        if ((error as { status?: number }).status === 401)
+          throw problems.unauthorized(`on_behalf_of: ${detail}`, error);
         throw error;
       }
     }
@@ -86,7 +96,10 @@ export function registerCredentialRoutes(app: App, deps: { leases: LeaseService;
     });
     c.header('Location', `/v1/leases/${outcome.lease.id}`);
     if (outcome.status === 'pending') {
-      return c.json({ approval_id: outcome.approvalId, status: 'pending' as const, lease_id: outcome.lease.id }, 202);
+      return c.json(
+        { approval_id: outcome.approvalId, status: 'pending' as const, lease_id: outcome.lease.id },
+        202,
+      );
     }
     return c.json(
       {

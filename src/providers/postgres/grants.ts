@@ -70,11 +70,22 @@ export interface IssueState {
  * Reads the state of the lease role, its privilege group and the granted tables. Run as its own
  * statement after the role lock, so it sees whatever the previous holder committed.
  */
-export async function readIssueState(tx: Tx, role: string, group: string, grant: PgGrant): Promise<IssueState> {
+export async function readIssueState(
+  tx: Tx,
+  role: string,
+  group: string,
+  grant: PgGrant,
+): Promise<IssueState> {
   const schemas = grant.tables.map((t) => t.schema);
   const names = grant.tables.map((t) => t.name);
   const [row] = await tx<
-    { canLogin: boolean | null; groupExists: boolean; version: number; database: string; missingTables: string[] }[]
+    {
+      canLogin: boolean | null;
+      groupExists: boolean;
+      version: number;
+      database: string;
+      missingTables: string[];
+    }[]
   >`
     select (select rolcanlogin from pg_roles where rolname = ${role}) as "canLogin",
       exists (select 1 from pg_roles where rolname = ${group}) as "groupExists",
@@ -149,7 +160,11 @@ async function grantToGroup(tx: Tx, group: string, grant: PgGrant): Promise<void
   // A serial column's default calls nextval(): INSERT alone would fail on it. (Identity columns
   // need nothing.) Only sequences owned by a granted table's columns are covered.
   if (!grant.privileges.includes('INSERT')) return;
-  const sequences = await ownedSequences(tx, schemas, grant.tables.map((t) => t.name));
+  const sequences = await ownedSequences(
+    tx,
+    schemas,
+    grant.tables.map((t) => t.name),
+  );
   if (sequences.length > 0) await tx.unsafe(grantSequenceUsageSql(group, sequences));
 }
 

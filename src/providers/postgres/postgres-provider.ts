@@ -8,8 +8,8 @@ import { problems } from '../../problem.js';
 import type { IssueInput, PostgresCredential, Provider, RevokeInput } from '../types.js';
 import { dropRole, takeRoleLock } from './drop-role.js';
 import {
-  assertGrantShape,
   assertGranted,
+  assertGrantShape,
   createGroup,
   groupRoleFor,
   membershipSql,
@@ -79,9 +79,9 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
   function databaseOf(target: string): Promise<string> {
     let database = databases.get(target);
     if (database === undefined) {
-      database = connections
-        .pool(target)<{ database: string }[]>`select current_database() as database`
-        .then((rows) => rows[0]!.database);
+      database = connections.pool(target)<{ database: string }[]>`select current_database() as database`.then(
+        (rows) => rows[0]!.database,
+      );
       database.catch(() => databases.delete(target));
       databases.set(target, database);
     }

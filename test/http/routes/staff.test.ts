@@ -2,7 +2,6 @@
 // bulk, read the audit trail page by page while new events arrive. Agents are refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealAuditLog } from '../../../src/audit/audit-log.js';
-import { type TestBroker, credentialRequest, startTestBroker } from '../../helpers/broker.js';
 import {
   ADMIN_REQUEST,
   APPROVAL_POLICIES,
@@ -13,6 +12,7 @@ import {
   leaseState,
   requestStepUp,
 } from '../../approvals/fixtures.js';
+import { credentialRequest, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 
 let t: TestBroker;
 let staff: string;
@@ -77,13 +77,18 @@ describe('GET /v1/approvals', () => {
     expect((await approve(t, approved.approvalId, 'sam')).status).toBe(200);
 
     const byStatus = async (status: string) =>
-      (await allPages(`/v1/approvals?status=${status}&limit=100`)).items.map((i) => [i.approval_id, i.status]);
+      (await allPages(`/v1/approvals?status=${status}&limit=100`)).items.map((i) => [
+        i.approval_id,
+        i.status,
+      ]);
     expect(await byStatus('denied')).toContainEqual([denied.approvalId, 'denied']);
     expect((await byStatus('denied')).every(([, s]) => s === 'denied')).toBe(true);
     expect(await byStatus('approved')).toContainEqual([approved.approvalId, 'approved']);
     expect((await byStatus('approved')).every(([, s]) => s === 'approved')).toBe(true);
 
-    const existing = (await allPages('/v1/approvals?status=pending&limit=500')).items.map((i) => i.approval_id);
+    const existing = (await allPages('/v1/approvals?status=pending&limit=500')).items.map(
+      (i) => i.approval_id,
+    );
     expect(existing).toEqual(expect.arrayContaining(pending.map((p) => p.approvalId)));
     // Newer requests arrive between pages: they belong before page one, so no page repeats or skips one.
     const { items, pages } = await allPages('/v1/approvals?status=pending&limit=2', async () => {
@@ -113,19 +118,27 @@ describe('GET /v1/leases', () => {
     const other = await mint('agent-leases-other', 't-filter-1');
     const waiting = await requestStepUp(t, ADMIN_REQUEST, { agent });
     const revoked = await mint(agent, 't-filter-3');
-    expect((await t.request('POST', `/v1/leases/${revoked.lease_id}/revoke`, { token: await t.agentToken(agent) })).status).toBe(200);
+    expect(
+      (await t.request('POST', `/v1/leases/${revoked.lease_id}/revoke`, { token: await t.agentToken(agent) }))
+        .status,
+    ).toBe(200);
 
-    const ids = async (query: string) => (await allPages(`/v1/leases?${query}`)).items.map((i) => i.lease_id).sort();
+    const ids = async (query: string) =>
+      (await allPages(`/v1/leases?${query}`)).items.map((i) => i.lease_id).sort();
     const sorted = (...list: string[]) => [...list].sort();
 
-    expect(await ids(`agent=${agent}`)).toEqual(sorted(a.lease_id, b.lease_id, waiting.leaseId, revoked.lease_id));
+    expect(await ids(`agent=${agent}`)).toEqual(
+      sorted(a.lease_id, b.lease_id, waiting.leaseId, revoked.lease_id),
+    );
     expect(await ids(`agent=${agent}&task_id=t-filter-1`)).toEqual([a.lease_id]);
     expect(await ids('task_id=t-filter-1')).toEqual(sorted(a.lease_id, other.lease_id));
     expect(await ids(`agent=${agent}&state=active`)).toEqual(sorted(a.lease_id, b.lease_id));
     expect(await ids(`agent=${agent}&state=pending_approval`)).toEqual([waiting.leaseId]);
     expect(await ids(`agent=${agent}&state=revoked`)).toEqual([revoked.lease_id]);
     expect(await ids(`agent=${agent}&template=reports-admin`)).toEqual([waiting.leaseId]);
-    expect(await ids(`agent=${agent}&template=reports-api&state=active`)).toEqual(sorted(a.lease_id, b.lease_id));
+    expect(await ids(`agent=${agent}&template=reports-api&state=active`)).toEqual(
+      sorted(a.lease_id, b.lease_id),
+    );
     expect(await ids('agent=nobody-at-all')).toEqual([]);
 
     const res = await t.request('GET', `/v1/leases?agent=${agent}&task_id=t-filter-1`, { token: staff });
@@ -186,7 +199,10 @@ describe('POST /v1/leases/revoke', () => {
        where leases.id = $1`,
       [first.lease_id],
     );
-    const res = await t.request('POST', '/v1/leases/revoke', { token: staff, body: { agent, reason: 'fleet key rotation' } });
+    const res = await t.request('POST', '/v1/leases/revoke', {
+      token: staff,
+      body: { agent, reason: 'fleet key rotation' },
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body.revoked).toHaveLength(70_000);
     expect(res.body.counts).toEqual({ revoked: 70_000, revoking: 0, approvals_denied: 0 });
@@ -211,13 +227,18 @@ describe('POST /v1/leases/revoke', () => {
     });
     expect(res.status, res.text).toBe(200);
     expect([...res.body.revoked].sort()).toEqual([one.lease_id, two.lease_id].sort());
-    expect([...res.body.approvals_denied].sort()).toEqual([waiting.approvalId, approvedNotCollected.approvalId].sort());
+    expect([...res.body.approvals_denied].sort()).toEqual(
+      [waiting.approvalId, approvedNotCollected.approvalId].sort(),
+    );
     expect(res.body.counts).toEqual({ revoked: 2, revoking: 0, approvals_denied: 2 });
 
     expect(await introspect(one.credential.token)).toEqual({ active: false });
     expect(await introspect(two.credential.token)).toEqual({ active: false });
     expect((await introspect(bystander.credential.token)).active).toBe(true);
-    expect(await leaseState(t, one.lease_id)).toEqual({ state: 'revoked', revoke_reason: 'token leaked in CI logs' });
+    expect(await leaseState(t, one.lease_id)).toEqual({
+      state: 'revoked',
+      revoke_reason: 'token leaked in CI logs',
+    });
 
     // A request approved before the revoke can no longer be collected.
     const token = await t.agentToken(agent);
@@ -228,22 +249,36 @@ describe('POST /v1/leases/revoke', () => {
       expect((await leaseState(t, pending.leaseId)).state).toBe('denied');
     }
 
-    const again = await t.request('POST', '/v1/leases/revoke', { token: staff, body: { agent, reason: 'again' } });
-    expect(again.body).toEqual({ revoked: [], approvals_denied: [], counts: { revoked: 0, revoking: 0, approvals_denied: 0 } });
+    const again = await t.request('POST', '/v1/leases/revoke', {
+      token: staff,
+      body: { agent, reason: 'again' },
+    });
+    expect(again.body).toEqual({
+      revoked: [],
+      approvals_denied: [],
+      counts: { revoked: 0, revoking: 0, approvals_denied: 0 },
+    });
   });
 
   it('revokes by task_id and by template', async () => {
     const byTask = await mint('agent-task-a', 't-bulk-task');
     const sameTaskOtherAgent = await mint('agent-task-b', 't-bulk-task');
     const otherTask = await mint('agent-task-a', 't-bulk-other');
-    const res = await t.request('POST', '/v1/leases/revoke', { token: staff, body: { task_id: 't-bulk-task', reason: 'task aborted' } });
+    const res = await t.request('POST', '/v1/leases/revoke', {
+      token: staff,
+      body: { task_id: 't-bulk-task', reason: 'task aborted' },
+    });
     expect(res.status).toBe(200);
     expect([...res.body.revoked].sort()).toEqual([byTask.lease_id, sameTaskOtherAgent.lease_id].sort());
     expect((await introspect(otherTask.credential.token)).active).toBe(true);
 
-    const purge = await requestStepUp(t, { ...ADMIN_REQUEST, intent: { ...ADMIN_REQUEST.intent, task_id: 't-bulk-template' } }, {
-      agent: 'agent-template',
-    });
+    const purge = await requestStepUp(
+      t,
+      { ...ADMIN_REQUEST, intent: { ...ADMIN_REQUEST.intent, task_id: 't-bulk-template' } },
+      {
+        agent: 'agent-template',
+      },
+    );
     const byTemplate = await t.request('POST', '/v1/leases/revoke', {
       token: staff,
       body: { template: 'reports-admin', reason: 'admin scope withdrawn' },
@@ -262,7 +297,9 @@ describe('POST /v1/leases/revoke', () => {
     });
     expect(res.status).toBe(200);
     const requestId = res.headers.get('x-request-id');
-    const rows = await t.database.sql<{ event: string; actor: string; lease_id: string | null; detail: Record<string, unknown> }[]>`
+    const rows = await t.database.sql<
+      { event: string; actor: string; lease_id: string | null; detail: Record<string, unknown> }[]
+    >`
       select event, actor, lease_id, detail from audit_events where request_id = ${requestId} order by id`;
     expect(rows).toEqual([
       {
@@ -274,7 +311,10 @@ describe('POST /v1/leases/revoke', () => {
       expect.objectContaining({ event: 'lease.revoked', actor: 'staff:sec-lead', lease_id: lease.lease_id }),
     ]);
 
-    const none = await t.request('POST', '/v1/leases/revoke', { token: staff, body: { template: 'no-such-template', reason: 'drill' } });
+    const none = await t.request('POST', '/v1/leases/revoke', {
+      token: staff,
+      body: { template: 'no-such-template', reason: 'drill' },
+    });
     expect(none.status).toBe(200);
     expect(none.body.counts).toEqual({ revoked: 0, revoking: 0, approvals_denied: 0 });
     const [row] = await t.database.sql<{ event: string }[]>`
@@ -332,24 +372,35 @@ describe('GET /v1/audit', () => {
 
   it('shows every review of a step-up request: votes, refusals and the denial, with who and why', async () => {
     const pending = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-audit-review' });
-    expect((await t.request('POST', `/v1/approvals/${pending.approvalId}/approve`, {
-      token: await t.staffToken('casey', ['engineering']),
-      body: {},
-    })).status).toBe(403);
+    expect(
+      (
+        await t.request('POST', `/v1/approvals/${pending.approvalId}/approve`, {
+          token: await t.staffToken('casey', ['engineering']),
+          body: {},
+        })
+      ).status,
+    ).toBe(403);
     expect((await deny(t, pending.approvalId, 'sam', 'no change ticket')).status).toBe(200);
     const { items } = await allPages(`/v1/audit?lease_id=${pending.leaseId}`);
-    expect(
-      items
-        .reverse()
-        .map((i) => [i.event, i.actor, i.decision, i.reasons]),
-    ).toEqual([
+    expect(items.reverse().map((i) => [i.event, i.actor, i.decision, i.reasons])).toEqual([
       ['decision', 'agent:agent-audit-review', 'step_up', []],
       ['approval.requested', 'agent:agent-audit-review', 'step_up', null],
-      ['approval.refused', 'staff:casey', 'refused', ['only members of "security-oncall" may approve this request']],
+      [
+        'approval.refused',
+        'staff:casey',
+        'refused',
+        ['only members of "security-oncall" may approve this request'],
+      ],
       ['approval.denied', 'staff:sam', 'deny', ['no change ticket']],
       ['lease.denied', 'staff:sam', 'deny', ['no change ticket']],
     ]);
-    expect(items.every((i) => (i.detail as { approval_id: string } | null)?.approval_id === pending.approvalId || i.event === 'decision')).toBe(true);
+    expect(
+      items.every(
+        (i) =>
+          (i.detail as { approval_id: string } | null)?.approval_id === pending.approvalId ||
+          i.event === 'decision',
+      ),
+    ).toBe(true);
   });
 
   it('refuses a forged cursor and a bad lease id', async () => {

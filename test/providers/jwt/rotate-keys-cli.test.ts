@@ -6,8 +6,8 @@ import { promisify } from 'node:util';
 import { isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   checkTokenLifetime,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   describeRotation,
   parseRotateKeysArgs,
   rotateKeys,
@@ -67,10 +67,14 @@ describe('checkTokenLifetime', () => {
   const policies = path.join(ROOT, 'policies'); // jwt templates with max_ttl 15m
 
   it('refuses a lifetime shorter than the longest jwt template max_ttl, naming the template', async () => {
-    await expect(checkTokenLifetime(parseRotateKeysArgs(['--max-token-lifetime', '899']), policies)).rejects.toThrow(
+    await expect(
+      checkTokenLifetime(parseRotateKeysArgs(['--max-token-lifetime', '899']), policies),
+    ).rejects.toThrow(
       /--max-token-lifetime 899 is shorter than the max_ttl of jwt template "[a-z-]+" \(900 s\).*--allow-early-expiry/s,
     );
-    await expect(checkTokenLifetime(parseRotateKeysArgs(['--max-token-lifetime', '900']), policies)).resolves.toBeUndefined();
+    await expect(
+      checkTokenLifetime(parseRotateKeysArgs(['--max-token-lifetime', '900']), policies),
+    ).resolves.toBeUndefined();
   });
 
   it('lets --allow-early-expiry through (a compromised key must stop verifying at once)', async () => {
@@ -154,7 +158,10 @@ describe('rotateKeys', () => {
       LOG_LEVEL: 'warn',
     };
     const short = run(TSX, ['src/cli/rotate-keys.ts', '--max-token-lifetime', '60'], { cwd: ROOT, env });
-    await expect(short).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/shorter than the max_ttl/) });
+    await expect(short).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/shorter than the max_ttl/),
+    });
     expect(await database.db.select().from(signingKeys)).toEqual(before);
   });
 

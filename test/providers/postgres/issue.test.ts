@@ -164,8 +164,16 @@ describe('issue', () => {
     );
     const after = new Set((await aclOfOrders()).map((a) => a.grantee));
     const added = [...after].filter((g) => !before.has(g));
-    expect(added.every((g) => g === groupRoleFor(prefix, target.name, write) || g === groupRoleFor(prefix, target.name, read))).toBe(true);
-    expect(after.has(groupRoleFor(prefix, target.name, write)) && after.has(groupRoleFor(prefix, target.name, read))).toBe(true);
+    expect(
+      added.every(
+        (g) =>
+          g === groupRoleFor(prefix, target.name, write) || g === groupRoleFor(prefix, target.name, read),
+      ),
+    ).toBe(true);
+    expect(
+      after.has(groupRoleFor(prefix, target.name, write)) &&
+        after.has(groupRoleFor(prefix, target.name, read)),
+    ).toBe(true);
     for (const { credential } of issued) expect(after.has(credential.username)).toBe(false);
     const members = await target.sql<{ rolname: string }[]>`
       select m.rolname from pg_auth_members a join pg_roles m on m.oid = a.member
@@ -178,7 +186,9 @@ describe('issue', () => {
     const { provider } = captured;
     const grant = grantFor(provider, template, ['SELECT'], ['public.orders']);
     await provider.issue(issueInput(template, grant));
-    await target.sql.unsafe(`revoke select on public.orders from "${groupRoleFor(target.rolePrefix, target.name, grant)}"`);
+    await target.sql.unsafe(
+      `revoke select on public.orders from "${groupRoleFor(target.rolePrefix, target.name, grant)}"`,
+    );
     const { credential } = await provider.issue(issueInput(template, grant));
     await expect(client(credential)`select count(*)::int as n from public.orders`).resolves.toHaveLength(1);
   });

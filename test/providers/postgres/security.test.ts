@@ -215,14 +215,18 @@ describe('two targets on one PostgreSQL cluster', () => {
       const inOrders = await both.issue(issueInput(ordersTemplate, grant));
       const inBilling = await both.issue(issueInput(billingTemplate, grant));
 
-      await expect(client(inOrders.credential)`select count(*)::int as n from public.orders`).resolves.toHaveLength(1);
+      await expect(
+        client(inOrders.credential)`select count(*)::int as n from public.orders`,
+      ).resolves.toHaveLength(1);
       // The same role, logged in to the other database (PUBLIC may CONNECT by default).
       const crossed = client({
         ...inOrders.credential,
         url: inOrders.credential.url.replace(`/${target.name}`, `/${other.name}`),
       });
       await expect(crossed`select count(*) from public.orders`).rejects.toMatchObject({ code: '42501' });
-      await expect(client(inBilling.credential)`select count(*)::int as n from public.orders`).resolves.toHaveLength(1);
+      await expect(
+        client(inBilling.credential)`select count(*)::int as n from public.orders`,
+      ).resolves.toHaveLength(1);
       expect(groupRoleFor(target.rolePrefix, target.name, grant)).not.toBe(
         groupRoleFor(target.rolePrefix, other.name, grant),
       );
