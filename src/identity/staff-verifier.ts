@@ -6,9 +6,11 @@ import { readGroups, readOptionalString } from './claims.js';
 import { createKeySource } from './key-sources.js';
 import {
   clockTolerance,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   inspectToken,
   isCacheable,
   type TrustedIssuer,
+  tokenRejection,
   type VerifierOptions,
   verifySignedToken,
 } from './token-checks.js';
@@ -27,16 +29,19 @@ export function createStaffVerifier(staff: StaffConfig, opts: VerifierOptions): 
     issuer: staff.issuer,
     audience: staff.audience,
     algorithms: staff.algorithms,
+    maxLifetimeSeconds: staff.max_token_lifetime ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
     keys: createKeySource(staff, { ...opts, label: 'staff' }),
   };
   const cache = createVerifiedCache<HumanIdentity>(opts.clock, opts.cacheSize);
 
   async function verifyUncached(token: string): Promise<{ human: HumanIdentity; expiresAt: Date }> {
-    const { alg, iss } = inspectToken(token);
+    const inspected = inspectToken(token);
+    const { iss } = inspected;
     if (iss !== staff.issuer) {
-      throw problems.unauthorized('unknown issuer: the token is not from the staff identity provider');
+      const detail = 'unknown issuer: the token is not from the staff identity provider';
+      throw problems.unauthorized(detail, tokenRejection(inspected, detail));
     }
-    const payload = await verifySignedToken(token, alg, trusted, {
+    const payload = await verifySignedToken(token, inspected, trusted, {
       clock: opts.clock,
       clockToleranceSeconds: tolerance,
     });

@@ -29,6 +29,9 @@ export interface VerifierOptions {
 
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
 
+/** exp - iat of an issuer without `max_token_lifetime` in broker.yaml. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+
 export function clockTolerance(opts: VerifierOptions): number {
   const seconds = opts.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > 300) {
@@ -45,6 +48,8 @@ export interface TrustedIssuer {
   audience: string;
   algorithms: readonly string[];
   keys: KeySource;
+  /** Longest exp - iat accepted (broker.yaml `max_token_lifetime`). */
+  maxLifetimeSeconds: number;
 }
 
 export interface ClaimCheckOptions {
@@ -59,6 +64,42 @@ export interface InspectedToken {
   alg: string;
   /** Unverified: only used to pick the issuer whose keys then verify the token. */
   iss: string;
+  /** Unverified header kid and payload sub: for the log line of a rejection, never trusted. */
+  kid: string | undefined;
+  sub: string | undefined;
+}
+
+/**
+ * What the log says about a refused token: who it claims to be and why it was refused, never the
+ * decoded payload (jose's claim errors carry the whole payload; it stays out of the log).
+ */
+export interface TokenRejection {
+  iss: string | undefined;
+  kid: string | undefined;
+  sub: string | undefined;
+  reason: string;
+  /** jose's error class, when jose refused it. */
+  error?: string;
+}
+
+/** Attacker-chosen strings go to the log only short. */
+function logSafe(value: unknown): string | undefined {
+  return typeof value === 'string' ? value.slice(0, 256) : undefined;
+}
+
+export function tokenRejection(
+  token: Pick<InspectedToken, 'iss' | 'kid' | 'sub'>,
+  reason: string,
+  error?: unknown,
+): TokenRejection {
+  const rejection: TokenRejection = { iss: logSafe(token.iss), kid: token.kid, sub: token.sub, reason };
+  if (error instanceof Error) rejection.error = error.name;
+  return rejection;
+}
+
+/** A 401 whose logged cause is a TokenRejection. */
+function refused(token: InspectedToken, detail: string, error?: unknown): Problem {
+  return problems.unauthorized(detail, tokenRejection(token, detail, error));
 }
 
 /** Only tokens that could pass inspectToken are looked up in a cache (hashing is not free). */
@@ -92,7 +133,7 @@ export function inspectToken(token: unknown): InspectedToken {
   if (typeof payload.iss !== 'string' || payload.iss.length === 0) {
     throw problems.unauthorized('token has no iss claim');
   }
-  return { alg, iss: payload.iss };
+  return { alg, iss: payload.iss, kid: logSafe(header.kid), sub: logSafe(payload.sub) };
 }
 
 /**
@@ -101,12 +142,13 @@ export function inspectToken(token: unknown): InspectedToken {
  */
 export async function verifySignedToken(
   token: string,
-  alg: string,
+  inspected: InspectedToken,
   trusted: TrustedIssuer,
   opts: ClaimCheckOptions,
 ): Promise<VerifiedPayload> {
+  const { alg } = inspected;
   if (!trusted.algorithms.includes(alg)) {
-    throw problems.unauthorized(`${printable(alg)} is not an allowed algorithm for issuer ${trusted.label}`);
+    throw refused(inspected, `${printable(alg)} is not an allowed algorithm for issuer ${trusted.label}`);
   }
   let payload: JWTPayload;
   try {
@@ -119,65 +161,94 @@ export async function verifySignedToken(
       requiredClaims: ['exp', 'sub'],
     }));
   } catch (error) {
-    throw toProblem(error, trusted);
+    throw toProblem(error, trusted, inspected);
   }
+  checkLifetime(payload, inspected, trusted, opts);
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
-    throw problems.unauthorized('token sub must be a non-empty string');
+    throw refused(inspected, 'token sub must be a non-empty string');
   }
   return payload as VerifiedPayload;
 }
 
+/**
+ * Checks jose leaves to the caller. jose refuses an iat in the future only with maxTokenAge and
+ * accepts any exp it can compare: an exp of 1e308 would make a token (and its cache entry) good
+ * forever. Bounding exp - iat per issuer keeps every identity's life finite and short.
+ */
+function checkLifetime(
+  payload: JWTPayload,
+  inspected: InspectedToken,
+  trusted: TrustedIssuer,
+  opts: ClaimCheckOptions,
+): void {
+  const now = Math.floor(opts.clock.now().getTime() / 1000);
+  const { exp, iat } = payload;
+  if (typeof exp !== 'number' || !Number.isFinite(exp))
+    throw refused(inspected, 'token exp claim is malformed');
+  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat))) {
+    throw refused(inspected, 'token iat claim is malformed');
+  }
+  if (iat !== undefined && iat > now + opts.clockToleranceSeconds) {
+    throw refused(inspected, 'token was issued in the future (iat is beyond the allowed clock skew)');
+  }
+  // Without iat, the life left from now is what is bounded.
+  const lifetime = exp - (iat ?? now);
+  if (!(lifetime <= trusted.maxLifetimeSeconds)) {
+    throw refused(
+      inspected,
+      `token lifetime (exp - iat) exceeds the ${trusted.maxLifetimeSeconds} s allowed for issuer ${trusted.label}`,
+    );
+  }
+}
+
 /** jose errors by class → what the caller did wrong (401), or a dependency failure (503). */
-function toProblem(error: unknown, trusted: TrustedIssuer): Problem {
+function toProblem(error: unknown, trusted: TrustedIssuer, inspected: InspectedToken): Problem {
   const issuer = trusted.label;
   if (error instanceof Problem) return error;
   if (error instanceof SigningKeysUnavailable) {
     return problems.unavailable(`cannot fetch the signing keys of issuer ${issuer}`, 5, error);
   }
-  if (error instanceof errors.JWTExpired) return problems.unauthorized('token has expired', error);
-  if (error instanceof errors.JWTClaimValidationFailed) return claimProblem(error, trusted);
+  const refuse = (detail: string) => refused(inspected, detail, error);
+  if (error instanceof errors.JWTExpired) return refuse('token has expired');
+  if (error instanceof errors.JWTClaimValidationFailed) return refuse(claimDetail(error, trusted));
   if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return problems.unauthorized(`token signature does not verify with the keys of issuer ${issuer}`, error);
+    return refuse(`token signature does not verify with the keys of issuer ${issuer}`);
   }
   if (error instanceof errors.JWKSNoMatchingKey) {
-    return problems.unauthorized(`no signing key of issuer ${issuer} matches the token's kid and alg`, error);
+    return refuse(`no signing key of issuer ${issuer} matches the token's kid and alg`);
   }
   if (error instanceof errors.JWKSMultipleMatchingKeys) {
-    return problems.unauthorized(
-      `several signing keys of issuer ${issuer} match the token; it needs a kid`,
-      error,
-    );
+    return refuse(`several signing keys of issuer ${issuer} match the token; it needs a kid`);
   }
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
-    return problems.unauthorized('token is not a well-formed JWT', error);
+    return refuse('token is not a well-formed JWT');
   }
-  if (error instanceof errors.JOSEAlgNotAllowed) {
-    return problems.unauthorized(`token alg is not allowed for issuer ${issuer}`, error);
-  }
+  if (error instanceof errors.JOSEAlgNotAllowed)
+    return refuse(`token alg is not allowed for issuer ${issuer}`);
   if (error instanceof errors.JOSENotSupported) {
-    return problems.unauthorized('token uses an unsupported algorithm, key type or critical header', error);
+    return refuse('token uses an unsupported algorithm, key type or critical header');
   }
-  if (error instanceof errors.JOSEError) return problems.unauthorized('token could not be verified', error);
+  if (error instanceof errors.JOSEError) return refuse('token could not be verified');
   // Not a property of the token (a bug, a broken runtime): let the app render a logged 500.
   throw error;
 }
 
-function claimProblem(
+function claimDetail(
   error: InstanceType<typeof errors.JWTClaimValidationFailed>,
   trusted: TrustedIssuer,
-): Problem {
+): string {
   const { claim, reason } = error;
-  if (reason === 'missing') return problems.unauthorized(`token has no ${claim} claim`, error);
-  if (reason === 'invalid') return problems.unauthorized(`token ${claim} claim is malformed`, error);
+  if (reason === 'missing') return `token has no ${claim} claim`;
+  if (reason === 'invalid') return `token ${claim} claim is malformed`;
   switch (claim) {
     case 'aud':
-      return problems.unauthorized(`token aud does not include ${trusted.audience}`, error);
+      return `token aud does not include ${trusted.audience}`;
     case 'iss':
-      return problems.unauthorized(`token iss is not ${trusted.issuer}`, error);
+      return `token iss is not ${trusted.issuer}`;
     case 'nbf':
-      return problems.unauthorized('token is not valid yet (nbf is in the future)', error);
+      return 'token is not valid yet (nbf is in the future)';
     default:
-      return problems.unauthorized(`token ${claim} claim failed validation`, error);
+      return `token ${claim} claim failed validation`;
   }
 }
 

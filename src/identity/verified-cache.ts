@@ -44,9 +44,8 @@ export function createVerifiedCache<T>(clock: Clock, maxEntries = DEFAULT_CACHE_
       // Cached values are shared between requests: nobody may change one.
       deepFreeze(value);
       if (maxEntries === 0) return;
-      const now = clock.now().getTime();
-      const until = Math.min(expiresAt.getTime(), now + MAX_CACHE_SECONDS * 1000);
-      if (until <= now) return;
+      const until = cacheUntil(clock.now().getTime(), expiresAt.getTime());
+      if (until === undefined) return;
       const key = keyOf(token);
       entries.delete(key);
       while (entries.size >= maxEntries) {
@@ -60,6 +59,17 @@ export function createVerifiedCache<T>(clock: Clock, maxEntries = DEFAULT_CACHE_
       return entries.size;
     },
   };
+}
+
+/**
+ * Epoch ms an entry may be served until: never past exp, never more than MAX_CACHE_SECONDS from
+ * now, and finite by construction. Every comparison is written so that NaN (an exp too large for
+ * a Date) fails it: Math.min(NaN, x) is NaN, and an entry kept until NaN would never expire.
+ */
+export function cacheUntil(now: number, expiresAtMs: number): number | undefined {
+  if (!Number.isFinite(now) || !(expiresAtMs > now)) return undefined;
+  const bound = now + MAX_CACHE_SECONDS * 1000;
+  return Math.min(expiresAtMs, bound);
 }
 
 function deepFreeze(value: unknown): void {

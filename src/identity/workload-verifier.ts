@@ -7,9 +7,11 @@ import { mapAttributes } from './claims.js';
 import { createKeySource } from './key-sources.js';
 import {
   clockTolerance,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   inspectToken,
   isCacheable,
   type TrustedIssuer,
+  tokenRejection,
   type VerifierOptions,
   verifySignedToken,
 } from './token-checks.js';
@@ -42,18 +44,20 @@ export function createWorkloadVerifier(
       issuer: config.issuer,
       audience: config.audience,
       algorithms: config.algorithms,
+      maxLifetimeSeconds: config.max_token_lifetime ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
       keys: createKeySource(config, { ...opts, label: config.name }),
     });
   }
   const cache = createVerifiedCache<WorkloadIdentity>(opts.clock, opts.cacheSize);
 
   async function verifyUncached(token: string): Promise<WorkloadIdentity> {
-    const { alg, iss } = inspectToken(token);
-    const trusted = byIss.get(iss);
+    const inspected = inspectToken(token);
+    const trusted = byIss.get(inspected.iss);
     if (trusted === undefined) {
-      throw problems.unauthorized('unknown issuer: no configured issuer has this iss');
+      const detail = 'unknown issuer: no configured issuer has this iss';
+      throw problems.unauthorized(detail, tokenRejection(inspected, detail));
     }
-    const payload = await verifySignedToken(token, alg, trusted, {
+    const payload = await verifySignedToken(token, inspected, trusted, {
       clock: opts.clock,
       clockToleranceSeconds: tolerance,
     });

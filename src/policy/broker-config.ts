@@ -54,6 +54,14 @@ const attributePath = z.union([z.string().min(1), z.array(z.string().min(1)).min
 
 const cedarIdentifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * Longest life (exp - iat) a token of this issuer may claim; default 24 h. A token that claims to
+ * live for ten years (or 1e308 seconds) is refused rather than trusted for as long as it says.
+ */
+const maxTokenLifetime = duration
+  .refine((s) => s <= 366 * 86400, { message: 'must be at most 366 days' })
+  .optional();
+
 const issuerSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'),
@@ -61,6 +69,7 @@ const issuerSchema = z
     audience: z.string().min(1),
     ...keySource,
     algorithms: z.array(algorithm).min(1).default(['RS256', 'ES256']),
+    max_token_lifetime: maxTokenLifetime,
     attributes: z
       .record(z.string().regex(cedarIdentifier, 'must be a Cedar identifier'), attributePath)
       .default({})
@@ -74,6 +83,7 @@ const staffSchema = z
     audience: z.string().min(1),
     ...keySource,
     algorithms: z.array(algorithm).min(1).default(['RS256', 'ES256', 'EdDSA']),
+    max_token_lifetime: maxTokenLifetime,
     groups_claim: z.string().min(1).default('groups'),
     client_id: z.string().min(1).optional(),
   })

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   base64url,
+  CompactSign,
   type CryptoKey,
   calculateJwkThumbprint,
   exportJWK,
@@ -63,6 +64,8 @@ export interface TestIssuer {
   claims(claims?: TestClaims): Record<string, unknown>;
   /** Signs claims(claims) with the current key. */
   sign(claims?: TestClaims, opts?: SignOptions): Promise<string>;
+  /** Signs this exact payload text with the current key (claim values SignJWT would refuse). */
+  signRaw(payload: string): Promise<string>;
   /**
    * A new current key, served beside the previous ones (or alone with `dropPrevious`, as when a
    * compromised key is withdrawn). Returns the new kid.
@@ -158,6 +161,11 @@ export async function createTestIssuer(opts: TestIssuerOptions): Promise<TestIss
           signOpts.key ?? current().privateKey,
           signOpts.crit === undefined ? undefined : { crit: signOpts.crit },
         );
+    },
+    async signRaw(payload) {
+      return new CompactSign(new TextEncoder().encode(payload))
+        .setProtectedHeader({ alg, kid: current().kid, typ: 'JWT' })
+        .sign(current().privateKey);
     },
     async rotate(rotateOpts = {}) {
       const next = await newKeyPair(alg);

@@ -93,6 +93,17 @@ describe('broker.yaml problems stop the load', () => {
     );
   });
 
+  it('reads an issuer max_token_lifetime as a duration and refuses more than 366 days', async () => {
+    const good = await loadPolicyDir(
+      await writePolicyDir({ issuers: [{ ...DEFAULT_ISSUER, max_token_lifetime: '1h' }] }),
+    );
+    expect(good.issuers[0]!.max_token_lifetime).toBe(3600);
+    const dir = await writePolicyDir({ issuers: [{ ...DEFAULT_ISSUER, max_token_lifetime: '400d' }] });
+    expect(await problemsOf(dir)).toContainEqual(
+      expect.stringMatching(/broker\.yaml: issuers\.0\.max_token_lifetime: must be at most 366 days/),
+    );
+  });
+
   it('says which required field is missing', async () => {
     const { audience: _, ...noAudience } = DEFAULT_ISSUER;
     const dir = await writePolicyDir({ issuers: [noAudience] });
