@@ -1,22 +1,22 @@
 // The task intent a workload declares: what it is doing and what it needs. Bounded so a hostile
 // body cannot make policy evaluation or a provider call expensive.
 import { z } from 'zod';
+import { dbText } from '../db/db-text.js';
 
 const printable = /^[^\p{Cc}]*$/u;
 
 export const intentSchema = z.strictObject({
-  task_id: z
-    .string()
+  task_id: dbText()
     .min(1)
     .max(128)
     .regex(/^[\w.:@/+=-]+$/, 'letters, digits and _ . : @ / + = -'),
-  purpose: z.string().min(1).max(512).regex(printable, 'must not contain control characters'),
+  purpose: dbText().min(1).max(512).regex(printable, 'must not contain control characters'),
   actions: z
-    .array(z.string().min(1).max(256).regex(printable, 'must not contain control characters'))
+    .array(dbText().min(1).max(256).regex(printable, 'must not contain control characters'))
     .min(1)
     .max(64),
   resources: z
-    .array(z.string().min(1).max(2048).regex(printable, 'must not contain control characters'))
+    .array(dbText().min(1).max(2048).regex(printable, 'must not contain control characters'))
     .max(64)
     .default([]),
 });

@@ -3,6 +3,7 @@
 // one's own request, distinct approvers) is the service's rule, never the console's.
 import { z } from 'zod';
 import type { ApprovalService, ApprovalView } from '../../approvals/types.js';
+import { dbText } from '../../db/db-text.js';
 import { problems } from '../../problem.js';
 import type { ConsoleApp, ConsoleContext, ConsoleDeps } from '../console-context.js';
 import { readForm, renderPage } from '../console-context.js';
@@ -17,7 +18,7 @@ import {
 import { noticeFor } from '../views/messages.js';
 
 const PAGE_SIZE = 50;
-const reason = z.string().trim().max(1000, 'the reason is at most 1000 characters');
+const reason = dbText().trim().max(1000, 'the reason is at most 1000 characters');
 const ApproveForm = z.object({ reason: reason.optional() });
 const DenyForm = z.object({ reason: reason.min(1, 'a reason is required to deny a request') });
 

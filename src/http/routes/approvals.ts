@@ -3,6 +3,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { ApprovalService } from '../../approvals/types.js';
+import { dbText } from '../../db/db-text.js';
 import { APPROVAL_STATUSES, LEASE_STATES } from '../../db/schema/index.js';
 import type { App } from '../env.js';
 import { staffAuth, type Verifiers, workloadAuth } from '../middleware/auth.js';
@@ -31,7 +32,7 @@ const CollectQuery = z.strictObject({
 const ListQuery = z.strictObject({
   status: z.enum(APPROVAL_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(200).optional(),
+  cursor: dbText().max(200).optional(),
 });
 
 const ApprovalSchema = z
@@ -71,7 +72,7 @@ const ApprovalList = z
   .object({ items: z.array(ApprovalSchema), next_cursor: z.string().nullable() })
   .meta({ id: 'ApprovalList' });
 
-const reasonText = z.string().trim().min(1).max(1000);
+const reasonText = dbText().trim().min(1).max(1000);
 const ApproveBody = z.strictObject({ reason: reasonText.optional() }).meta({ id: 'ApproveRequest' });
 const DenyBody = z.strictObject({ reason: reasonText }).meta({ id: 'DenyRequest' });
 

@@ -3,14 +3,15 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { listAudit, sealAuditLog, verifyAuditLog } from '../../audit/audit-log.js';
 import type { Database } from '../../db/client.js';
+import { dbText } from '../../db/db-text.js';
 import type { App } from '../env.js';
 import { jsonContent, problemResponses, staffSecurity, UUID_PATTERN } from '../openapi-common.js';
 
 const AuditQuery = z.strictObject({
   lease_id: z.string().regex(UUID_PATTERN, 'must be a lease id (uuid)').optional(),
-  agent: z.string().min(1).max(512).optional(),
+  agent: dbText().min(1).max(512).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
-  cursor: z.string().max(200).optional(),
+  cursor: dbText().max(200).optional(),
   after_seq: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().meta({
     description:
       'Export order: sealed events with a higher seq, oldest first. Continue with next_after_seq: no event is missed or repeated (events appear once sealed, within a sweep).',

@@ -1,6 +1,7 @@
 // POST /v1/credentials: an agent asks for a credential for one task.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { dbText } from '../../db/db-text.js';
 import type { HumanIdentity } from '../../identity/types.js';
 import type { LeaseService } from '../../leases/lease-service.js';
 import { intentSchema, toIntent } from '../../policy/intent.js';
@@ -17,11 +18,10 @@ import {
 
 export const CredentialRequestSchema = z
   .strictObject({
-    template: z.string().min(1).max(64),
+    template: dbText().min(1).max(64),
     intent: intentSchema,
     ttl_seconds: z.number().int().min(1).max(43_200).optional(),
-    on_behalf_of: z
-      .string()
+    on_behalf_of: dbText()
       .min(1)
       .max(8192)
       .optional()

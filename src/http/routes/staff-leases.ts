@@ -1,11 +1,12 @@
 // Security staff: list leases and revoke them in bulk. A bulk revoke also closes the open step-up
 // requests it matches, and is audited as one request beside the per-lease rows.
 import { createRoute } from '@hono/zod-openapi';
-import { and, count, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../../audit/audit-log.js';
 import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
+import { dbText } from '../../db/db-text.js';
 import { LEASE_STATES, leases } from '../../db/schema/index.js';
 import { toLeaseDetailView } from '../../leases/lease-view.js';
 import type { Revoker } from '../../leases/revocation.js';
@@ -14,23 +15,25 @@ import type { App } from '../env.js';
 import { jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
 
 const ListQuery = z.strictObject({
-  agent: z.string().min(1).max(512).optional(),
-  task_id: z.string().min(1).max(128).optional(),
+  agent: dbText().min(1).max(512).optional(),
+  task_id: dbText().min(1).max(128).optional(),
   state: z.enum(LEASE_STATES).optional(),
-  template: z.string().min(1).max(64).optional(),
+  template: dbText().min(1).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(200).optional(),
+  cursor: dbText().max(200).optional(),
 });
 
 const LeaseDetail = z.record(z.string(), z.unknown()).meta({ id: 'LeaseDetail' });
-const LeaseList = z.object({ items: z.array(LeaseDetail), next_cursor: z.string().nullable() }).meta({ id: 'LeaseList' });
+const LeaseList = z
+  .object({ items: z.array(LeaseDetail), next_cursor: z.string().nullable() })
+  .meta({ id: 'LeaseList' });
 
 const BulkRevoke = z
   .strictObject({
-    agent: z.string().min(1).max(512).optional(),
-    task_id: z.string().min(1).max(128).optional(),
-    template: z.string().min(1).max(64).optional(),
-    reason: z.string().trim().min(1).max(1000),
+    agent: dbText().min(1).max(512).optional(),
+    task_id: dbText().min(1).max(128).optional(),
+    template: dbText().min(1).max(64).optional(),
+    reason: dbText().trim().min(1).max(1000),
   })
   .refine((b) => b.agent !== undefined || b.task_id !== undefined || b.template !== undefined, {
     message: 'name at least one of agent, task_id or template',
@@ -40,11 +43,18 @@ const BulkRevoke = z
 
 const BulkRevokeResult = z
   .object({
-    revoked: z.array(z.string()).meta({ description: 'Every live lease the filter matched, now revoked or revoking' }),
-    approvals_denied: z.array(z.string()).meta({ description: 'Open step-up requests the filter matched, now denied' }),
+    revoked: z
+      .array(z.string())
+      .meta({ description: 'Every live lease the filter matched, now revoked or revoking' }),
+    approvals_denied: z
+      .array(z.string())
+      .meta({ description: 'Open step-up requests the filter matched, now denied' }),
     counts: z.object({
       revoked: z.number().int().meta({ description: 'Leases the provider confirmed revoked' }),
-      revoking: z.number().int().meta({ description: 'Leases whose revocation the sweeper is still retrying' }),
+      revoking: z
+        .number()
+        .int()
+        .meta({ description: 'Leases whose revocation the sweeper is still retrying' }),
       approvals_denied: z.number().int(),
     }),
   })
@@ -56,7 +66,10 @@ const listRoute = createRoute({
   summary: 'List leases (staff)',
   security: staffSecurity,
   request: { query: ListQuery },
-  responses: { 200: { description: 'Leases, newest first', content: jsonContent(LeaseList) }, ...problemResponses(400, 401, 403) },
+  responses: {
+    200: { description: 'Leases, newest first', content: jsonContent(LeaseList) },
+    ...problemResponses(400, 401, 403),
+  },
 });
 
 const bulkRoute = createRoute({
@@ -82,7 +95,9 @@ function encodeCursor(lease: { createdAt: Date; id: string }): string {
 function decodeCursor(cursor: string): { at: Date; id: string } {
   const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!match) {
-    throw problems.badRequest('invalid cursor', [{ field: 'cursor', message: 'not a cursor this API returned' }]);
+    throw problems.badRequest('invalid cursor', [
+      { field: 'cursor', message: 'not a cursor this API returned' },
+    ]);
   }
   return { at: new Date(Number(match[1])), id: match[2]! };
 }
@@ -103,7 +118,9 @@ export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
     if (q.template) where.push(eq(leases.template, q.template));
     if (q.cursor) {
       const cursor = decodeCursor(q.cursor);
-      where.push(sql`(${leases.createdAt}, ${leases.id}) < (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`);
+      where.push(
+        sql`(${leases.createdAt}, ${leases.id}) < (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
+      );
     }
     const rows = await deps.database.db
       .select()
@@ -155,7 +172,11 @@ export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
       {
         revoked,
         approvals_denied: approvalsDenied,
-        counts: { revoked: counted('revoked'), revoking: counted('revoking'), approvals_denied: approvalsDenied.length },
+        counts: {
+          revoked: counted('revoked'),
+          revoking: counted('revoking'),
+          approvals_denied: approvalsDenied.length,
+        },
       },
       200,
     );
