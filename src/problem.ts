@@ -20,6 +20,11 @@ export interface ProblemInit {
   headers?: Record<string, string>;
   /** The underlying error: logged, never sent. */
   cause?: unknown;
+  /**
+   * Log level of a 5xx (default error). An expected state of the deployment (a feature left
+   * unconfigured) is a warning, not an error someone is paged for.
+   */
+  logLevel?: 'warn' | 'info';
 }
 
 export class Problem extends Error {
@@ -30,6 +35,7 @@ export class Problem extends Error {
   readonly errors: FieldError[] | undefined;
   readonly extensions: Record<string, unknown>;
   readonly headers: Record<string, string>;
+  readonly logLevel: 'error' | 'warn' | 'info';
 
   constructor(init: ProblemInit) {
     super(init.detail ?? init.title, init.cause === undefined ? undefined : { cause: init.cause });
@@ -41,6 +47,7 @@ export class Problem extends Error {
     this.errors = init.errors;
     this.extensions = init.extensions ?? {};
     this.headers = init.headers ?? {};
+    this.logLevel = init.logLevel ?? 'error';
   }
 }
 
@@ -52,7 +59,14 @@ export const problems = {
   validation: (detail: string, errors: FieldError[]) =>
     new Problem({ status: 400, type: 'validation', title: 'Request validation failed', detail, errors }),
   unprocessable: (detail: string, errors?: FieldError[], extensions?: Record<string, unknown>) =>
-    new Problem({ status: 422, type: 'unprocessable', title: 'Unprocessable request', detail, errors, extensions }),
+    new Problem({
+      status: 422,
+      type: 'unprocessable',
+      title: 'Unprocessable request',
+      detail,
+      errors,
+      extensions,
+    }),
   unauthorized: (detail: string, cause?: unknown) =>
     new Problem({
       status: 401,
@@ -84,7 +98,7 @@ export const problems = {
     }),
   notFound: (detail: string) => new Problem({ status: 404, type: 'not-found', title: 'Not found', detail }),
   conflict: (detail: string) => new Problem({ status: 409, type: 'conflict', title: 'Conflict', detail }),
-  unavailable: (detail: string, retryAfterSeconds = 5, cause?: unknown) =>
+  unavailable: (detail: string, retryAfterSeconds = 5, cause?: unknown, logLevel?: 'warn' | 'info') =>
     new Problem({
       status: 503,
       type: 'unavailable',
@@ -92,6 +106,7 @@ export const problems = {
       detail,
       cause,
       headers: { 'Retry-After': String(retryAfterSeconds) },
+      logLevel,
     }),
   badGateway: (detail: string, extensions?: Record<string, unknown>, cause?: unknown) =>
     new Problem({ status: 502, type: 'upstream-error', title: 'Bad gateway', detail, extensions, cause }),

@@ -3,7 +3,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
-import { PROBLEM_TYPE_PREFIX, Problem, type FieldError, problems } from '../problem.js';
+import { type FieldError, PROBLEM_TYPE_PREFIX, Problem, problems } from '../problem.js';
 import type { AppEnv } from './env.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -60,7 +60,8 @@ export function zodFieldErrors(error: ZodError, prefix?: string): FieldError[] {
 
 function fromHttpException(error: HTTPException): Problem {
   const message = error.message || 'request refused';
-  if (error.status === 400 && /json/i.test(message)) return problems.badRequest('the request body is not valid JSON');
+  if (error.status === 400 && /json/i.test(message))
+    return problems.badRequest('the request body is not valid JSON');
   if (error.status === 413) return payloadTooLarge();
   // @hono/zod-openapi refuses a body whose media type the route does not declare; every such
   // route of this API reads JSON.
@@ -90,12 +91,47 @@ export function unsupportedMediaType(accepted: readonly string[]): Problem {
   });
 }
 
+/**
+ * The client hung up before the broker answered. Node's HTTP server rejects the body read with an
+ * ECONNRESET "aborted" error that carries no syscall; a socket error from the database driver
+ * always names one (read, write, connect), so the two are never confused.
+ */
+export function isClientAbort(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const e = error as Error & { code?: unknown; syscall?: unknown };
+  return e.code === 'ECONNRESET' && e.message === 'aborted' && e.syscall === undefined;
+}
+
+function clientClosed(cause: unknown): Problem {
+  // 499 as nginx logs it: nobody reads this answer, the status is for metrics and the access log.
+  return new Problem({
+    status: 499,
+    type: 'client-closed-request',
+    title: 'Client closed request',
+    detail: 'the client closed the connection before the answer',
+    cause,
+  });
+}
+
 export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
+  if (isClientAbort(error)) return clientClosed(error);
   if (error instanceof HTTPException) return fromHttpException(error);
-  if (isDatabaseUnavailable(error)) return problems.unavailable('the database is unreachable; retry shortly', 5, error);
-  if (isDatabaseBusy(error)) return problems.unavailable('the database is busy (a lock or statement timed out); retry shortly', 5, error);
-  return new Problem({ status: 500, type: 'internal', title: 'Internal server error', detail: 'an unexpected error occurred', cause: error });
+  if (isDatabaseUnavailable(error))
+    return problems.unavailable('the database is unreachable; retry shortly', 5, error);
+  if (isDatabaseBusy(error))
+    return problems.unavailable(
+      'the database is busy (a lock or statement timed out); retry shortly',
+      5,
+      error,
+    );
+  return new Problem({
+    status: 500,
+    type: 'internal',
+    title: 'Internal server error',
+    detail: 'an unexpected error occurred',
+    cause: error,
+  });
 }
 
 export function problemBody(problem: Problem, requestId: string | undefined): Record<string, unknown> {
@@ -114,8 +150,10 @@ export function renderProblem(c: Context<AppEnv>, error: unknown): Response {
   const problem = toProblem(error);
   const requestId = c.get('requestId');
   const log = c.get('log');
-  if (problem.status >= 500) log?.error({ err: error, status: problem.status }, problem.detail ?? problem.title);
-  else if (problem.cause !== undefined) log?.info({ status: problem.status, cause: problem.cause }, problem.detail);
+  if (problem.status >= 500)
+    log?.[problem.logLevel]({ err: error, status: problem.status }, problem.detail ?? problem.title);
+  else if (problem.cause !== undefined)
+    log?.info({ status: problem.status, cause: problem.cause }, problem.detail);
   for (const [name, value] of Object.entries(problem.headers)) c.header(name, value);
   c.header('Content-Type', PROBLEM_CONTENT_TYPE);
   return c.body(JSON.stringify(problemBody(problem, requestId)), problem.status as 400);

@@ -8,15 +8,22 @@ import { createStaffOidcClient, type StaffOidcClient } from '../oidc-client.js';
 import {
   newSession,
   openPendingLogin,
-  safeReturnTo,
   SessionTooLargeError,
+  safeReturnTo,
   sealPendingLogin,
   sealSession,
 } from '../session.js';
 import { signedOutPage } from '../views/messages.js';
 
 function notConfigured(detail: string): Problem {
-  return new Problem({ status: 503, type: 'console-not-configured', title: 'Console sign-in is not configured', detail });
+  // A deployment without a console is a choice, not a failure: a warning, not an error line.
+  return new Problem({
+    status: 503,
+    type: 'console-not-configured',
+    title: 'Console sign-in is not configured',
+    detail,
+    logLevel: 'warn',
+  });
 }
 
 function signInFailed(detail: string): Problem {
@@ -29,7 +36,8 @@ function oidcClients(deps: ConsoleDeps): () => StaffOidcClient {
   return () => {
     const set = deps.policies.current();
     const staff = set.staff;
-    if (staff === undefined) throw notConfigured('broker.yaml has no staff: section (the staff identity provider)');
+    if (staff === undefined)
+      throw notConfigured('broker.yaml has no staff: section (the staff identity provider)');
     const clientId = staff.client_id;
     if (clientId === undefined) throw notConfigured('broker.yaml staff.client_id is not set');
     let client = clients.get(staff);

@@ -73,7 +73,7 @@ async function authenticatedBody<T extends z.ZodType>(
   schema: T,
 ): Promise<{ body: z.infer<T>; claim: (tx: DbOrTx) => Promise<void> }> {
   if (!deps.webhookSecret)
-    throw problems.unavailable('webhooks are disabled: WEBHOOK_SECRET is not set', 3600);
+    throw problems.unavailable('webhooks are disabled: WEBHOOK_SECRET is not set', 3600, undefined, 'warn');
   const secret = deps.webhookSecret;
   const raw = new Uint8Array(await c.req.arrayBuffer());
   const now = deps.clock.now();
