@@ -42,6 +42,8 @@ const envSchema = z.object({
     .optional(),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SWEEP_INTERVAL_SECONDS: integerString(1, 3600, 5),
+  DATABASE_CONNECT_TIMEOUT_MS: integerString(100, 30_000, 1000),
+  SHUTDOWN_TIMEOUT_SECONDS: integerString(1, 600, 10),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   STAFF_CLIENT_SECRET: nonEmpty.optional(),
   APPROVAL_WEBHOOK_URL: httpUrl.optional(),
@@ -64,6 +66,10 @@ export interface Config {
   masterKey: Buffer | undefined;
   webhookSecret: string | undefined;
   sweepIntervalSeconds: number;
+  /** Longest wait for a database connection before a request is answered 503. */
+  databaseConnectTimeoutMs: number;
+  /** SIGTERM: in-flight requests get this long to finish before the process exits anyway. */
+  shutdownTimeoutSeconds: number;
   logLevel: (typeof LOG_LEVELS)[number];
   staffClientSecret: string | undefined;
   approvalWebhookUrl: string | undefined;
@@ -117,6 +123,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     masterKey: e.BROKER_MASTER_KEY === undefined ? undefined : decodeMasterKey(e.BROKER_MASTER_KEY),
     webhookSecret: e.WEBHOOK_SECRET,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL,
     staffClientSecret: e.STAFF_CLIENT_SECRET,
     approvalWebhookUrl: e.APPROVAL_WEBHOOK_URL,

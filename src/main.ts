@@ -26,7 +26,11 @@ function fail(lines: string[]): never {
   process.exit(1);
 }
 
-async function withRetry<T>(what: string, attempt: () => Promise<T>, onRetry: (error: unknown) => void): Promise<T> {
+async function withRetry<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  onRetry: (error: unknown) => void,
+): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     try {
@@ -63,12 +67,24 @@ async function main(): Promise<void> {
     const { provisionDemoTarget, startEmbeddedPostgres } = await import('./db/embedded.js');
     embedded = await startEmbeddedPostgres(config.dataDir, logger);
     if (config.targetUrls.orders === undefined) {
-      config = { ...config, targetUrls: { ...config.targetUrls, orders: await provisionDemoTarget(embedded, logger) } };
+      config = {
+        ...config,
+        targetUrls: { ...config.targetUrls, orders: await provisionDemoTarget(embedded, logger) },
+      };
     }
   }
-  const database = createDatabase(config.databaseUrl ?? embedded!.url, { max: 10 });
-  const applied = await withRetry('database migrations', () => migrate(database.sql), (error) =>
-    logger.warn({ err: error }, 'database not reachable yet; retrying'),
+  const database = createDatabase(config.databaseUrl ?? embedded!.url, {
+    max: 10,
+    connectTimeoutMs: config.databaseConnectTimeoutMs,
+    onHealthChange: (up) =>
+      up
+        ? logger.info('the database is reachable again')
+        : logger.error('the database is unreachable: answering 503 until a probe reaches it again'),
+  });
+  const applied = await withRetry(
+    'database migrations',
+    () => migrate(database.sql),
+    (error) => logger.warn({ err: error }, 'database not reachable yet; retrying'),
   );
   if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
 
@@ -101,7 +117,12 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => void reloadPolicies(policies, logger));
 
   logger.info(
-    { pid: process.pid, port: config.port, policyVersion: policies.current().version, ms: Math.round(performance.now() - startedAt) },
+    {
+      pid: process.pid,
+      port: config.port,
+      policyVersion: policies.current().version,
+      ms: Math.round(performance.now() - startedAt),
+    },
     'jit-broker is ready',
   );
   if (embedded) {
@@ -140,7 +161,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  process.stderr.write(`jit-broker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (error instanceof Error && error.cause) process.stderr.write(`  cause: ${String((error.cause as Error).message ?? error.cause)}\n`);
+  process.stderr.write(
+    `jit-broker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  if (error instanceof Error && error.cause)
+    process.stderr.write(`  cause: ${String((error.cause as Error).message ?? error.cause)}\n`);
   process.exit(1);
 });

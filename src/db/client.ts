@@ -2,6 +2,8 @@
 // drizzle over the same pool for everything else.
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { createDatabaseHealth, type DatabaseHealth } from './health.js';
+import { guardPool } from './pool-guard.js';
 import * as schema from './schema/index.js';
 
 export type Db = PostgresJsDatabase<typeof schema>;
@@ -11,6 +13,8 @@ export type DbOrTx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
 export interface Database {
   sql: postgres.Sql;
   db: Db;
+  /** Whether the database answered its last probe; the app reports connection failures to it. */
+  health: DatabaseHealth;
   close(): Promise<void>;
 }
 
@@ -22,10 +26,15 @@ export interface DatabaseOptions {
   lockTimeoutMs?: number;
   /** Longest statement (default 30 s): a query the server cannot finish fails (503) instead of hanging. */
   statementTimeoutMs?: number;
+  /** Longest wait for a new connection (default 1 s, DATABASE_CONNECT_TIMEOUT_MS): an outage is a prompt 503. */
+  connectTimeoutMs?: number;
+  /** Told when the database goes down and comes back. */
+  onHealthChange?: (up: boolean) => void;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 
 /**
  * Seconds before a pool tries to connect again after `retries` failed attempts in a row: 50 ms
@@ -39,10 +48,12 @@ export function reconnectBackoff(retries: number): number {
 }
 
 export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
-  const sql = postgres(url, {
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const pool = postgres(url, {
     max: options.max ?? 10,
     idle_timeout: 30,
-    connect_timeout: 5,
+    // Seconds, fractions allowed: a request waits at most this long for a connection to open.
+    connect_timeout: connectTimeoutMs / 1000,
     backoff: reconnectBackoff,
     onnotice: () => {},
     // Server-side bounds: with connect_timeout they keep every request's wait on the database finite.
@@ -52,6 +63,28 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
       statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
     },
   });
+  // The probe has a connection of its own: a saturated pool must not look like an outage.
+  const probePool = postgres(url, {
+    max: 1,
+    idle_timeout: 60,
+    fetch_types: false,
+    connect_timeout: connectTimeoutMs / 2000,
+    onnotice: () => {},
+    connection: { application_name: `${options.applicationName ?? 'jit-broker'} (probe)` },
+  });
+  const health = createDatabaseHealth(probePool, {
+    probeTimeoutMs: connectTimeoutMs / 2,
+    onChange: options.onHealthChange,
+  });
+  const sql = guardPool(pool, health, connectTimeoutMs);
   const db = drizzle(sql, { schema });
-  return { sql, db, close: () => sql.end({ timeout: 5 }) };
+  return {
+    sql,
+    db,
+    health,
+    close: async () => {
+      await health.close();
+      await pool.end({ timeout: 5 });
+    },
+  };
 }

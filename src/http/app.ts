@@ -88,7 +88,11 @@ export function createApp(deps: AppDeps): App {
     setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
   });
   app.use('*', limitBody());
-  app.onError((error, c) => renderProblem(c, error));
+  app.onError((error, c) => {
+    // A connection failure makes the pool probe the database, and fail fast while it is down.
+    deps.database.health.observe(error);
+    return renderProblem(c, error);
+  });
   app.notFound((c) => {
     const allow = allowedMethods(app, c.req.path);
     if (allow.length > 0) {

@@ -103,6 +103,8 @@ describe('loadConfig accepts valid values', () => {
       masterKey: undefined,
       webhookSecret: undefined,
       sweepIntervalSeconds: 5,
+      databaseConnectTimeoutMs: 1000,
+      shutdownTimeoutSeconds: 10,
       logLevel: 'info',
       staffClientSecret: undefined,
       approvalWebhookUrl: undefined,
