@@ -1,5 +1,7 @@
 // The composition root: builds the broker's services and HTTP app from its dependencies.
 // main.ts passes the real ones; tests pass the same kinds of objects over a test database.
+
+import { sql } from 'drizzle-orm';
 import { Approvals } from './approvals/approval-service.js';
 import { createApprovalNotifier } from './approvals/notifier.js';
 import type { Clock } from './clock.js';
@@ -7,10 +9,11 @@ import type { Config } from './config.js';
 import { deriveConsoleSessionKey } from './console/session-key.js';
 import type { Database } from './db/client.js';
 import { readMigrations } from './db/migrate.js';
-import type { App } from './http/env.js';
 import { type AppDeps, createApp } from './http/app.js';
+import type { App } from './http/env.js';
 import { apiExtensions } from './http/extensions.js';
 import type { Verifiers } from './http/middleware/auth.js';
+import { ShutdownState } from './http/shutdown.js';
 import { createStaffVerifier } from './identity/staff-verifier.js';
 import { createWorkloadVerifier } from './identity/workload-verifier.js';
 import { LeaseService } from './leases/lease-service.js';
@@ -18,14 +21,13 @@ import { reconcileOrphanRoles } from './leases/orphan-roles.js';
 import { Revoker } from './leases/revocation.js';
 import { Sweeper } from './leases/sweeper.js';
 import type { Logger } from './logger.js';
-import { type Metrics, createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import type { PolicySet } from './policy/policy-set.js';
 import type { PolicyStore } from './policy/policy-store.js';
 import { problems } from './problem.js';
 import type { KeyStore } from './providers/jwt/key-store.js';
 import type { PostgresProvider } from './providers/postgres/postgres-provider.js';
 import type { ProviderRegistry } from './providers/types.js';
-import { sql } from 'drizzle-orm';
 
 /** Orphaned roles are rare (a crash mid-issue): looking for them once a minute is plenty. */
 const ORPHAN_SWEEP_SECONDS = 60;
@@ -42,6 +44,8 @@ export interface BrokerDeps {
 }
 
 export interface Broker {
+  /** main.ts begins it on SIGTERM (see src/http/shutdown.ts). */
+  shutdown: ShutdownState;
   app: App;
   leases: LeaseService;
   revoker: Revoker;
@@ -55,7 +59,7 @@ export interface Broker {
 export function createVerifiers(policies: PolicyStore, clock: Clock, logger: Logger): Verifiers {
   const build = (set: PolicySet) => ({
     workload: createWorkloadVerifier(set.issuers, { policyDir: set.dir, clock, logger }),
-    staff: set.staff ? (createStaffVerifier(set.staff, { policyDir: set.dir, clock, logger })) : undefined,
+    staff: set.staff ? createStaffVerifier(set.staff, { policyDir: set.dir, clock, logger }) : undefined,
   });
   let built = build(policies.current());
   policies.onChange((set) => {
@@ -64,7 +68,10 @@ export function createVerifiers(policies: PolicyStore, clock: Clock, logger: Log
   return {
     workload: (token) => built.workload.verify(token),
     staff: (token) => {
-      if (!built.staff) throw problems.unauthorized('no staff identity provider is configured (broker.yaml has no staff: section)');
+      if (!built.staff)
+        throw problems.unauthorized(
+          'no staff identity provider is configured (broker.yaml has no staff: section)',
+        );
       return built.staff.verify(token);
     },
   };
@@ -76,13 +83,22 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     deps.metrics ??
     createMetrics({
       activeLeases: async () => {
-        const [row] = await database.db.execute<{ n: number }>(sql`select count(*)::int as n from leases where state = 'active'`);
+        const [row] = await database.db.execute<{ n: number }>(
+          sql`select count(*)::int as n from leases where state = 'active'`,
+        );
         return row?.n ?? 0;
       },
     });
   const revoker = new Revoker({ db: database.db, clock, logger, providers, policies, metrics });
   const leases = new LeaseService({ database, clock, logger, metrics, policies, providers, revoker });
-  const sweeper = new Sweeper({ database, clock, logger, metrics, revoker, intervalSeconds: deps.config.sweepIntervalSeconds });
+  const sweeper = new Sweeper({
+    database,
+    clock,
+    logger,
+    metrics,
+    revoker,
+    intervalSeconds: deps.config.sweepIntervalSeconds,
+  });
   sweeper.addTask('signing-keys', async () => {
     await deps.keyStore.refresh();
     return 0;
@@ -110,6 +126,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   approvals.install();
   sweeper.addTask('approvals', (now) => approvals.expire(now));
   const verifiers = createVerifiers(policies, clock, logger);
+  const shutdown = new ShutdownState();
   const migrationTags = (await readMigrations()).map((m) => m.tag);
   const appDeps: AppDeps = {
     config: deps.config,
@@ -125,7 +142,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     migrationTags,
     approvals,
     consoleSessionKey: deriveConsoleSessionKey(deps.config.masterKey, logger),
+    shutdown,
   };
   const app = createApp({ ...appDeps, extensions: apiExtensions(appDeps) });
-  return { app, leases, revoker, sweeper, metrics, verifiers, approvals };
+  return { app, leases, revoker, sweeper, metrics, verifiers, approvals, shutdown };
 }

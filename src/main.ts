@@ -1,6 +1,7 @@
 // Process entry: configuration, the database (embedded when DATABASE_URL is unset), migrations,
 // signing keys, providers, policies, the HTTP server and the sweeper; SIGHUP reloads policies,
 // SIGINT/SIGTERM stop everything cleanly.
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createBroker } from './broker.js';
 import { systemClock } from './clock.js';
@@ -8,6 +9,7 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { createDatabase } from './db/client.js';
 import type { EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
+import { drainServer } from './http/shutdown.js';
 import { ensureDevIssuers } from './identity/dev-issuers.js';
 import { createLogger } from './logger.js';
 import { PolicyLoadError } from './policy/load-policy-dir.js';
@@ -146,9 +148,20 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping');
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await broker.sweeper.stop();
+    const budgetMs = config.shutdownTimeoutSeconds * 1000;
+    broker.shutdown.begin();
+    logger.info(
+      { signal, timeoutSeconds: config.shutdownTimeoutSeconds },
+      'stopping: draining HTTP connections',
+    );
+    // Whatever happens below, the process is gone within the budget (plus a second to log it).
+    setTimeout(() => {
+      logger.warn('shutdown took longer than SHUTDOWN_TIMEOUT_SECONDS; exiting now');
+      process.exit(0);
+    }, budgetMs + 1000).unref();
+    // The sweeper stops scheduling at once and finishes the pass it is in while requests drain.
+    const [drained] = await Promise.all([drainServer(server as Server, budgetMs), broker.sweeper.stop()]);
+    if (drained === 'timed-out') logger.warn('requests still running at the shutdown timeout were cut off');
     await postgresProvider.close();
     stsProvider.close();
     await database.close();

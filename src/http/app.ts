@@ -25,6 +25,7 @@ import { registerLeaseRoutes } from './routes/leases.js';
 import { registerStaffLeaseRoutes } from './routes/staff-leases.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWellKnownRoutes } from './routes/well-known.js';
+import { closeConnectionsWhenDraining, ShutdownState } from './shutdown.js';
 
 export interface AppDeps {
   config: Config;
@@ -44,6 +45,8 @@ export interface AppDeps {
   consoleSessionKey?: Buffer;
   /** Further routes (approvals, console) registered by their own modules. */
   extensions?: ((app: App) => void)[];
+  /** Set by main.ts on SIGTERM: /readyz fails and responses close their connections. */
+  shutdown?: ShutdownState;
 }
 
 export const API_VERSION = '1.0.0';
@@ -81,7 +84,9 @@ export function createApp(deps: AppDeps): App {
     },
   });
 
+  const shutdown = deps.shutdown ?? new ShutdownState();
   app.use('*', requestContext(deps.logger, deps.metrics));
+  app.use('*', closeConnectionsWhenDraining(shutdown));
   app.use('*', async (c, next) => {
     await next();
     if (!c.res.headers.has('Cache-Control')) setResponseHeader(c, 'Cache-Control', 'no-store');
@@ -144,7 +149,7 @@ export function createApp(deps: AppDeps): App {
   registerWellKnownRoutes(app, deps);
   registerWebhookRoutes(app, { ...deps, webhookSecret: deps.config.webhookSecret });
   registerAuditRoutes(app, deps);
-  registerHealthRoutes(app, deps);
+  registerHealthRoutes(app, { ...deps, shutdown });
   for (const extend of deps.extensions ?? []) extend(app);
 
   let document: ReturnType<typeof openApiDocument> | undefined;

@@ -8,6 +8,7 @@ import type { PolicyStore } from '../../policy/policy-store.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
 import { jsonContent, problemResponses } from '../openapi-common.js';
+import type { ShutdownState } from '../shutdown.js';
 
 const ReadySchema = z
   .object({ status: z.literal('ready'), policy_version: z.string(), migrations: z.number().int() })
@@ -38,11 +39,20 @@ const metricsRoute = createRoute({
 
 export function registerHealthRoutes(
   app: App,
-  deps: { database: Database; policies: PolicyStore; metrics: Metrics; migrationTags: readonly string[] },
+  deps: {
+    database: Database;
+    policies: PolicyStore;
+    metrics: Metrics;
+    migrationTags: readonly string[];
+    shutdown: ShutdownState;
+  },
 ) {
   app.openapi(healthz, (c) => c.json({ status: 'ok' as const }, 200));
 
   app.openapi(readyz, async (c) => {
+    // A load balancer takes a stopping replica out of rotation on this answer.
+    if (deps.shutdown.draining)
+      throw problems.unavailable('the broker is shutting down', 5, undefined, 'info');
     let current = false;
     try {
       current = await migrationsCurrent(deps.database.sql, deps.migrationTags);
