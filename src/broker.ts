@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { Approvals } from './approvals/approval-service.js';
 import { createApprovalNotifier } from './approvals/notifier.js';
+import { deriveAuditKeys, installAuditKeys, readAuditHead, signCheckpoint } from './audit/audit-log.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { deriveConsoleSessionKey } from './console/session-key.js';
@@ -41,6 +42,8 @@ export interface BrokerDeps {
   keyStore: KeyStore;
   providers: ProviderRegistry;
   metrics?: Metrics;
+  /** BROKER_MASTER_KEY (or the development key main.ts made); the audit keys derive from it. */
+  masterKey?: Buffer;
 }
 
 export interface Broker {
@@ -53,6 +56,20 @@ export interface Broker {
   metrics: Metrics;
   verifiers: Verifiers;
   approvals: Approvals;
+}
+
+/** A sweep task that logs a signed checkpoint of the audit head once a minute, when it moved. */
+function logCheckpoints(database: Database, keyStore: KeyStore, issuer: string, logger: Logger) {
+  let last: { seq: number; at: number } | undefined;
+  return async (now: Date) => {
+    if (last && now.getTime() - last.at < CHECKPOINT_LOG_SECONDS * 1000) return 0;
+    const head = await readAuditHead(database.sql);
+    if (head.seq === 0 || head.seq === last?.seq) return 0;
+    const checkpoint = await signCheckpoint(keyStore, issuer, head, now);
+    logger.info({ seq: head.seq, hash: head.hash, checkpoint }, 'audit checkpoint');
+    last = { seq: head.seq, at: now.getTime() };
+    return 0;
+  };
 }
 
 /** Verifiers follow the policy set: a SIGHUP that changes issuers swaps them atomically. */
@@ -77,8 +94,14 @@ export function createVerifiers(policies: PolicyStore, clock: Clock, logger: Log
   };
 }
 
+/** How often the head of the audit chain is signed into the log (when it moved). */
+const CHECKPOINT_LOG_SECONDS = 60;
+
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const { database, clock, logger, policies, providers } = deps;
+  const masterKey = deps.masterKey ?? deps.config.masterKey;
+  if (masterKey === undefined) throw new Error('createBroker: a master key is required (BROKER_MASTER_KEY)');
+  installAuditKeys(deriveAuditKeys(masterKey));
   const metrics =
     deps.metrics ??
     createMetrics({
@@ -125,6 +148,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const approvals = new Approvals({ database, clock, logger, metrics, policies, leases, revoker, notifier });
   approvals.install();
   sweeper.addTask('approvals', (now) => approvals.expire(now));
+  sweeper.addTask(
+    'audit-checkpoint',
+    logCheckpoints(database, deps.keyStore, deps.config.brokerIssuer, logger),
+  );
   const verifiers = createVerifiers(policies, clock, logger);
   const shutdown = new ShutdownState();
   const migrationTags = (await readMigrations()).map((m) => m.tag);

@@ -1,6 +1,6 @@
 // Prometheus metrics. One registry per app instance so tests (and two apps in one process) never
 // share counters.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
@@ -11,9 +11,13 @@ export interface Metrics {
   activeLeases: Gauge;
   sweeperLag: Gauge;
   httpRequests: Counter<'method' | 'status'>;
+  auditRowsRefused: Counter;
+  auditChainBroken: Gauge;
 }
 
-export function createMetrics(options: { defaultMetrics?: boolean; activeLeases?: () => Promise<number> } = {}): Metrics {
+export function createMetrics(
+  options: { defaultMetrics?: boolean; activeLeases?: () => Promise<number> } = {},
+): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'jit_broker_' });
   const count = options.activeLeases;
@@ -60,6 +64,16 @@ export function createMetrics(options: { defaultMetrics?: boolean; activeLeases?
       name: 'jit_broker_http_requests_total',
       help: 'HTTP requests by method and status.',
       labelNames: ['method', 'status'],
+      registers: [registry],
+    }),
+    auditRowsRefused: new Counter({
+      name: 'jit_broker_audit_rows_refused_total',
+      help: 'Audit rows the sealer refused to seal: no MAC, or one that does not verify (tampering).',
+      registers: [registry],
+    }),
+    auditChainBroken: new Gauge({
+      name: 'jit_broker_audit_chain_broken',
+      help: '1 when the last verification of the audit chain failed, else 0.',
       registers: [registry],
     }),
   };

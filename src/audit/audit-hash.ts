@@ -1,6 +1,6 @@
 // The hash chain's arithmetic: a canonical JSON form of an audit row's content and the link
 // hash = sha256(prev_hash || canonical(row)). Pure, so verifiers outside the broker can redo it.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** prev_hash of the first sealed row (seq 1). */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -61,7 +61,76 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
-/** hex(sha256(prevHash || canonicalJson(content))), both as UTF-8. */
+/** The content as the MAC covers it: every content column but the id, which the database assigns. */
+export type MacContent = Omit<AuditContent, 'id'>;
+
+/** The content of a row, copied field by field (so extra members of the argument never count). */
+function contentOf(content: MacContent): MacContent {
+  return {
+    at: content.at,
+    event: content.event,
+    request_id: content.request_id,
+    agent: content.agent,
+    agent_issuer: content.agent_issuer,
+    on_behalf_of: content.on_behalf_of,
+    actor: content.actor,
+    lease_id: content.lease_id,
+    template: content.template,
+    intent: content.intent,
+    decision: content.decision,
+    policies: content.policies,
+    reasons: content.reasons,
+    policy_version: content.policy_version,
+    detail: content.detail,
+  };
+}
+
+const MAC_VERSION = 'v1';
+
+function rowMacDigest(rowKey: Buffer, nonce: string, content: MacContent): Buffer {
+  return createHmac('sha256', rowKey)
+    .update(`${nonce}.`, 'utf8')
+    .update(canonicalJson(contentOf(content)), 'utf8')
+    .digest();
+}
+
+/**
+ * `v1.<nonce>.<hmac>`: HMAC-SHA256 under the row key of a random nonce and the canonical content.
+ * The nonce makes every genuine MAC unique (a unique index then refuses a copied row).
+ */
+export function auditRowMac(rowKey: Buffer, content: MacContent): string {
+  const nonce = randomBytes(16).toString('base64url');
+  return `${MAC_VERSION}.${nonce}.${rowMacDigest(rowKey, nonce, content).toString('base64url')}`;
+}
+
+/** Whether `mac` is a valid row MAC of `content` under `rowKey`. */
+export function verifyAuditRowMac(rowKey: Buffer, content: MacContent, mac: string | null): boolean {
+  if (mac === null) return false;
+  const [version, nonce, digest, ...rest] = mac.split('.');
+  if (version !== MAC_VERSION || !nonce || !digest || rest.length > 0) return false;
+  const expected = rowMacDigest(rowKey, nonce, content);
+  const given = Buffer.from(digest, 'base64url');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * The keyed link: hex(HMAC-SHA256(chainKey, prevHash || canonicalJson(content with id and mac))).
+ * Without the chain key nobody can recompute a chain that verifies.
+ */
+export function keyedChainHash(
+  chainKey: Buffer,
+  prevHash: string,
+  content: AuditContent,
+  mac: string,
+): string {
+  const canonical = canonicalJson({ ...contentOf(content), id: content.id, mac });
+  return createHmac('sha256', chainKey).update(prevHash, 'utf8').update(canonical, 'utf8').digest('hex');
+}
+
+/**
+ * The keyless link of rows sealed before the chain was keyed (they have no MAC):
+ * hex(sha256(prevHash || canonicalJson(content))), both as UTF-8.
+ */
 export function auditRowHash(prevHash: string, content: AuditContent): string {
   const canonical: AuditContent = {
     id: content.id,

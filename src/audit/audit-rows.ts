@@ -8,6 +8,7 @@ export interface StoredAuditRow extends AuditContent {
   seq: number | null;
   prev_hash: string | null;
   hash: string | null;
+  mac: string | null;
   /** `at` carries microseconds that the millisecond ISO form (and so the hash) does not cover. */
   sub_ms: boolean;
 }
@@ -33,6 +34,7 @@ interface RawRow {
   seq: string | null;
   prev_hash: string | null;
   hash: string | null;
+  mac: string | null;
 }
 
 /**
@@ -49,7 +51,7 @@ export function auditColumns(
     date_trunc('milliseconds', at) <> at as sub_ms,
     event, request_id, agent, agent_issuer, on_behalf_of::text as on_behalf_of, actor,
     lease_id::text as lease_id, template, intent::text as intent, decision, policies::text as policies,
-    reasons::text as reasons, policy_version, detail::text as detail, seq::text as seq, prev_hash, hash`;
+    reasons::text as reasons, policy_version, detail::text as detail, seq::text as seq, prev_hash, hash, mac`;
 }
 
 function json<T>(text: string | null): T | null {
@@ -77,6 +79,7 @@ export function parseAuditRows(rows: readonly postgres.Row[]): StoredAuditRow[] 
     seq: r.seq === null ? null : Number(r.seq),
     prev_hash: r.prev_hash,
     hash: r.hash,
+    mac: r.mac,
     sub_ms: r.sub_ms,
   }));
 }

@@ -4,13 +4,14 @@
 // its confirmation moves the lease to its final state. Failures are retried with backoff by the
 // sweeper. Leases of side-effect-free providers (JWT) have nothing to undo and are finalised at once.
 import { type SQL, sql } from 'drizzle-orm';
+import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Db, DbOrTx } from '../db/client.js';
 import type { RevokeOutcome } from '../db/schema/index.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { ProviderRegistry } from '../providers/types.js';
-import type { Metrics } from '../metrics.js';
 
 /** While one replica calls the provider, the lease is hidden from the others this long. */
 const CLAIM_SECONDS = 60;
@@ -44,6 +45,37 @@ interface MarkedRow extends Record<string, unknown> {
   template: string;
   revocation: Record<string, unknown> | null;
   revoke_outcome: RevokeOutcome;
+}
+
+/** The lease columns a revocation's audit row is made of. */
+interface AuditedLease extends Record<string, unknown> {
+  id: string;
+  state: string;
+  agent: string;
+  agent_issuer: string;
+  on_behalf_of: { sub: string; issuer: string } | null;
+  template: string;
+}
+
+function leaseAudit(
+  lease: AuditedLease,
+  at: Date,
+  actor: string,
+  detail: Record<string, unknown>,
+  requestId?: string | null,
+): AuditEntry {
+  return {
+    at,
+    event: `lease.${lease.state}`,
+    requestId: requestId ?? null,
+    agent: lease.agent,
+    agentIssuer: lease.agent_issuer,
+    onBehalfOf: lease.on_behalf_of,
+    actor,
+    leaseId: lease.id,
+    template: lease.template,
+    detail,
+  };
 }
 
 export interface RevocationDeps {
@@ -118,12 +150,15 @@ export class Revoker {
     const lock = options.skipLocked ? sql`for update skip locked` : sql`for update`;
     const limit = options.limit === undefined ? sql`` : sql`limit ${options.limit}`;
     const order = options.skipLocked ? sql`order by expires_at` : sql`order by id`;
-    const rows = await db.execute<MarkedRow>(sql`
-      with target as (
-        select id from leases
-        where ${inList(sql`state`, states)} and ${options.filter}
-        ${order} ${limit} ${lock}
-      ), upd as (
+    // The audit rows are written from the application (each carries a MAC computed here), in the
+    // same transaction as the update (a savepoint when `db` is already a transaction).
+    const rows = await db.transaction(async (tx) => {
+      const updated = await tx.execute<MarkedRow & AuditedLease>(sql`
+        with target as (
+          select id from leases
+          where ${inList(sql`state`, states)} and ${options.filter}
+          ${order} ${limit} ${lock}
+        )
         update leases l set
           state = case when ${inList(sql`l.provider`, sef)} and l.state = 'active' then ${options.outcome} else 'revoking' end,
           revoked_at = case when ${inList(sql`l.provider`, sef)} and l.state = 'active' then ${now.toISOString()}::timestamptz else null end,
@@ -133,17 +168,18 @@ export class Revoker {
           updated_at = ${now.toISOString()}::timestamptz
         from target where l.id = target.id
         returning l.id, l.state, l.provider, l.template, l.agent, l.agent_issuer, l.on_behalf_of,
-                  l.revocation, l.revoke_outcome
-      ), aud as (
-        insert into audit_events (at, event, request_id, agent, agent_issuer, on_behalf_of, actor, lease_id, template, detail)
-        select ${now.toISOString()}::timestamptz, 'lease.' || upd.state, ${options.requestId ?? null}, upd.agent, upd.agent_issuer,
-               upd.on_behalf_of, ${options.actor}, upd.id, upd.template, jsonb_build_object('reason', ${options.reason}::text)
-        from upd
-      )
-      select id, state, provider, template, revocation, revoke_outcome from upd`);
+                  l.revocation, l.revoke_outcome`);
+      const list = [...updated];
+      await recordAudit(
+        tx,
+        list.map((r) => leaseAudit(r, now, options.actor, { reason: options.reason }, options.requestId)),
+      );
+      return list;
+    });
     const marked = [...rows];
     for (const row of marked) {
-      if (row.state !== 'revoking') this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.state });
+      if (row.state !== 'revoking')
+        this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.state });
     }
     return marked;
   }
@@ -171,17 +207,24 @@ export class Revoker {
       return;
     }
     const now = this.deps.clock.now();
-    await this.deps.db.execute(sql`
-      with upd as (
+    await this.deps.db.transaction(async (tx) => {
+      const updated = await tx.execute<
+        AuditedLease & { revoke_reason: string | null; revoke_attempts: number }
+      >(sql`
         update leases set state = revoke_outcome, revoked_at = ${now.toISOString()}::timestamptz, last_error = null,
                next_attempt_at = null, updated_at = ${now.toISOString()}::timestamptz
         where id = ${row.id} and state = 'revoking'
-        returning id, state, agent, agent_issuer, on_behalf_of, template, revoke_reason, revoke_attempts
-      )
-      insert into audit_events (at, event, agent, agent_issuer, on_behalf_of, actor, lease_id, template, detail)
-      select ${now.toISOString()}::timestamptz, 'lease.' || state, agent, agent_issuer, on_behalf_of, 'provider:' || ${row.provider}::text,
-             id, template, jsonb_build_object('reason', revoke_reason, 'attempts', revoke_attempts + 1)
-      from upd`);
+        returning id, state, agent, agent_issuer, on_behalf_of, template, revoke_reason, revoke_attempts`);
+      await recordAudit(
+        tx,
+        [...updated].map((r) =>
+          leaseAudit(r, now, `provider:${row.provider}`, {
+            reason: r.revoke_reason,
+            attempts: r.revoke_attempts + 1,
+          }),
+        ),
+      );
+    });
     this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.revoke_outcome });
   }
 

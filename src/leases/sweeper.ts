@@ -3,6 +3,7 @@
 // Tests call sweep() directly with a moved clock instead of waiting for a tick.
 import { sql } from 'drizzle-orm';
 import cron, { type ScheduledTask } from 'node-cron';
+import { reportRefusedRows } from '../audit/audit-alarms.js';
 import { sealAuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
@@ -135,7 +136,10 @@ export class Sweeper {
     const deadline = performance.now() + SEAL_BUDGET_MS;
     let sealed = 0;
     for (;;) {
-      const n = await sealAuditLog(this.deps.database.sql, { batchSize: SEAL_BATCH });
+      const n = await sealAuditLog(this.deps.database.sql, {
+        batchSize: SEAL_BATCH,
+        onRefused: reportRefusedRows(this.deps.logger, this.deps.metrics),
+      });
       sealed += n;
       if (n < SEAL_BATCH || performance.now() >= deadline) return sealed;
     }

@@ -1,9 +1,14 @@
 // Shared setup for the audit suites: realistic entries and a way to reset the log between tests.
-import type { AuditEntry } from '../../src/audit/audit-log.js';
+import { type AuditEntry, deriveAuditKeys, installAuditKeys } from '../../src/audit/audit-log.js';
 import type { Database } from '../../src/db/client.js';
+import { TEST_MASTER_KEY } from '../helpers/broker.js';
 
 export const LEASE_A = '0b6f4c1e-8f57-4d0b-9a51-2f5f3c1f7a01';
 export const LEASE_B = '5d7e2a90-1c3b-4e8f-b6a2-7c9d0e1f2a3b';
+
+/** The keys the test brokers derive (startTestBroker installs the same): rows written here seal. */
+export const TEST_AUDIT_KEYS = deriveAuditKeys(TEST_MASTER_KEY);
+installAuditKeys(TEST_AUDIT_KEYS);
 
 let n = 0;
 

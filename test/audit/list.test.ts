@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type AuditRecord,
+  auditInsert,
   encodeAuditCursor,
   listAudit,
   recordAudit,
@@ -178,10 +179,8 @@ describe('listAudit with after_seq (export order)', () => {
     const conn = await database.sql.reserve();
     try {
       await conn`begin`;
-      await conn.unsafe(
-        `insert into audit_events (at, event, request_id, agent, agent_issuer, actor, decision, detail)
-         select at, event, request_id, 'agent-late', agent_issuer, actor, decision, detail from audit_events where id = 1`,
-      );
+      // Written as the broker writes rows (with a MAC), on a connection that commits later.
+      await conn`${auditInsert(conn, [decisionEntry({ at: t(1), agent: 'agent-late' })])}`;
       await recordAudit(database.db, decisionEntry({ at: t(10), agent: 'agent-after' }));
       await sealAuditLog(database.sql);
 

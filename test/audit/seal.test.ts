@@ -3,13 +3,14 @@ import {
   AUDIT_SEAL_LOCK_KEY,
   auditRowHash,
   GENESIS_HASH,
-  listAudit,
+  keyedChainHash,
   recordAudit,
   sealAuditLog,
   verifyAuditLog,
 } from '../../src/audit/audit-log.js';
+import { auditColumns, parseAuditRows } from '../../src/audit/audit-rows.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { decisionEntry, deferred, resetAuditLog } from './audit-fixtures.js';
+import { decisionEntry, deferred, resetAuditLog, TEST_AUDIT_KEYS } from './audit-fixtures.js';
 
 let database: TestDatabase;
 
@@ -47,25 +48,36 @@ describe('sealAuditLog', () => {
       ok: true,
       checked: 3,
       unsealed: 0,
+      refused: 0,
       head: { seq: 3, hash: rows[2]!.hash },
     });
   });
 
-  it('produces hashes anyone can recompute from the records the API serves', async () => {
+  it('produces keyed hashes that whoever holds the chain key can recompute from the stored rows', async () => {
     await recordAudit(database.db, [
       decisionEntry(),
       decisionEntry({ intent: { z: [1, { b: 2, a: 1 }], a: 'x' } }),
     ]);
     await sealAuditLog(database.sql);
-    const { items } = await listAudit(database.db);
-    const [second, first] = items; // newest first
-    expect(first!.hash).toBe(auditRowHash(GENESIS_HASH, first!));
-    expect(second!.hash).toBe(auditRowHash(first!.hash!, second!));
+    const [first, second] = parseAuditRows(
+      await database.sql`select ${auditColumns(database.sql)} from audit_events a order by a.seq`,
+    );
+    const { chainKey } = TEST_AUDIT_KEYS;
+    expect(first!.hash).toBe(keyedChainHash(chainKey, GENESIS_HASH, first!, first!.mac!));
+    expect(second!.hash).toBe(keyedChainHash(chainKey, first!.hash!, second!, second!.mac!));
+    // The keyless hash of the same rows is not what the chain holds.
+    expect(first!.hash).not.toBe(auditRowHash(GENESIS_HASH, first!));
   });
 
   it('returns 0 when there is nothing to seal', async () => {
     expect(await sealAuditLog(database.sql)).toBe(0);
-    expect(await verifyAuditLog(database.sql)).toEqual({ ok: true, checked: 0, unsealed: 0, head: null });
+    expect(await verifyAuditLog(database.sql)).toEqual({
+      ok: true,
+      checked: 0,
+      unsealed: 0,
+      refused: 0,
+      head: null,
+    });
   });
 
   it('seals at most batchSize rows per call and continues the chain on the next call', async () => {

@@ -47,7 +47,7 @@ describe('verifyAuditLog detects tampering', () => {
       ok: false,
       checked: 3,
       head: { seq: 3 },
-      firstBad: { seq: 4, id: await idAt(4), problem: "hash does not match the row's content" },
+      firstBad: { seq: 4, id: await idAt(4), problem: "MAC does not match the row's content" },
     });
   });
 
@@ -91,15 +91,15 @@ describe('verifyAuditLog detects tampering', () => {
     expect((await verifyAuditLog(database.sql)).firstBad).toMatchObject({ seq: 7, problem: /content/ });
   });
 
-  it('a row rewritten with a correctly recomputed hash, at the next row whose link breaks', async () => {
+  it('a row rewritten with a recomputed (keyless) hash, at the rewritten row', async () => {
     const [row] = await database.sql<{ id: number; prev_hash: string }[]>`
       update audit_events set lease_id = ${LEASE_B} where seq = 5 returning id::int as id, prev_hash`;
     const { items } = await listAudit(database.db, { leaseId: LEASE_B });
     const forged = items.find((r) => r.id === row!.id)!;
     await database.sql`update audit_events set hash = ${auditRowHash(row!.prev_hash, forged)} where seq = 5`;
     expect((await verifyAuditLog(database.sql)).firstBad).toMatchObject({
-      seq: 6,
-      problem: 'prev_hash does not match the hash of seq 5',
+      seq: 5,
+      problem: "MAC does not match the row's content",
     });
   });
 

@@ -1,9 +1,22 @@
 // Security staff: read the audit trail and check its hash chain.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { listAudit, sealAuditLog, verifyAuditLog } from '../../audit/audit-log.js';
+import { reportRefusedRows, reportVerification } from '../../audit/audit-alarms.js';
+import {
+  type CheckpointKeys,
+  listAudit,
+  openCheckpoint,
+  readAuditHead,
+  sealAuditLog,
+  signCheckpoint,
+  verifyAuditLog,
+} from '../../audit/audit-log.js';
+import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
 import { dbText } from '../../db/db-text.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics.js';
+import { problems } from '../../problem.js';
 import type { App } from '../env.js';
 import { jsonContent, problemResponses, staffSecurity, UUID_PATTERN } from '../openapi-common.js';
 
@@ -32,6 +45,7 @@ const Verification = z
     ok: z.boolean(),
     checked: z.number().int(),
     unsealed: z.number().int(),
+    refused: z.number().int().meta({ description: 'Rows the sealer refused (no valid MAC): tampering' }),
     head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
     first_bad: z.object({ seq: z.number().int(), id: z.number().int(), problem: z.string() }).optional(),
   })
@@ -49,18 +63,64 @@ const listRoute = createRoute({
   },
 });
 
+const VerifyQuery = z.strictObject({
+  checkpoint: z
+    .string()
+    .max(4096)
+    .optional()
+    .meta({
+      description:
+        'A checkpoint from GET /v1/audit/checkpoint: the chain must still hold its head (a truncated tail fails)',
+    }),
+});
+
 const verifyRoute = createRoute({
   method: 'get',
   path: '/v1/audit/verify',
-  summary: 'Seal pending events and verify the whole hash chain (staff)',
+  summary:
+    'Seal pending events and verify the whole keyed hash chain, optionally against a checkpoint (staff)',
   security: staffSecurity,
+  request: { query: VerifyQuery },
   responses: {
     200: { description: 'Verification result', content: jsonContent(Verification) },
+    ...problemResponses(400, 401),
+  },
+});
+
+const Checkpoint = z
+  .object({
+    seq: z.number().int(),
+    hash: z.string(),
+    checkpoint: z
+      .string()
+      .meta({ description: 'The head, signed with the broker key (a JWS; keys at /.well-known/jwks.json)' }),
+  })
+  .meta({ id: 'AuditCheckpoint' });
+
+const checkpointRoute = createRoute({
+  method: 'get',
+  path: '/v1/audit/checkpoint',
+  summary: 'A signed checkpoint of the head of the audit chain, to keep outside the database (staff)',
+  security: staffSecurity,
+  responses: {
+    200: { description: 'The signed head', content: jsonContent(Checkpoint) },
     ...problemResponses(401),
   },
 });
 
-export function registerAuditRoutes(app: App, deps: { database: Database }) {
+export interface AuditRouteDeps {
+  database: Database;
+  keyStore: CheckpointKeys;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  config: { brokerIssuer: string };
+}
+
+export function registerAuditRoutes(app: App, deps: AuditRouteDeps) {
+  const seal = () =>
+    sealAuditLog(deps.database.sql, { onRefused: reportRefusedRows(deps.logger, deps.metrics) });
+
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
     const page = await listAudit(deps.database.db, {
@@ -82,17 +142,34 @@ export function registerAuditRoutes(app: App, deps: { database: Database }) {
   });
 
   app.openapi(verifyRoute, async (c) => {
-    await sealAuditLog(deps.database.sql);
-    const result = await verifyAuditLog(deps.database.sql);
+    const { checkpoint: token } = c.req.valid('query');
+    const checkpoint =
+      token === undefined ? undefined : await openCheckpoint(deps.keyStore, deps.config.brokerIssuer, token);
+    if (token !== undefined && checkpoint === undefined) {
+      throw problems.validation('the checkpoint is not one this broker signed', [
+        { field: 'query.checkpoint', message: 'not a valid signed audit checkpoint of this broker' },
+      ]);
+    }
+    await seal();
+    const result = await verifyAuditLog(deps.database.sql, { checkpoint });
+    reportVerification(c.get('log') ?? deps.logger, deps.metrics, result);
     return c.json(
       {
         ok: result.ok,
         checked: result.checked,
         unsealed: result.unsealed,
+        refused: result.refused,
         head: result.head,
         ...(result.firstBad ? { first_bad: result.firstBad } : {}),
       },
       200,
     );
+  });
+
+  app.openapi(checkpointRoute, async (c) => {
+    await seal();
+    const head = await readAuditHead(deps.database.sql);
+    const checkpoint = await signCheckpoint(deps.keyStore, deps.config.brokerIssuer, head, deps.clock.now());
+    return c.json({ seq: head.seq, hash: head.hash, checkpoint }, 200);
   });
 }
