@@ -111,7 +111,16 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const broker = await createBroker({ config, database, clock, logger, policies, keyStore, providers, masterKey });
+  const broker = await createBroker({
+    config,
+    database,
+    clock,
+    logger,
+    policies,
+    keyStore,
+    providers,
+    masterKey,
+  });
   const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   broker.sweeper.start();

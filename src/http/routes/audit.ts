@@ -64,14 +64,10 @@ const listRoute = createRoute({
 });
 
 const VerifyQuery = z.strictObject({
-  checkpoint: z
-    .string()
-    .max(4096)
-    .optional()
-    .meta({
-      description:
-        'A checkpoint from GET /v1/audit/checkpoint: the chain must still hold its head (a truncated tail fails)',
-    }),
+  checkpoint: z.string().max(4096).optional().meta({
+    description:
+      'A checkpoint from GET /v1/audit/checkpoint: the chain must still hold its head (a truncated tail fails)',
+  }),
 });
 
 const verifyRoute = createRoute({
