@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { Approvals } from './approvals/approval-service.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
-import { deriveConsoleSessionKey } from './console/session-key.js';
+import { deriveConsoleSessionKey } from './http/console/session-key.js';
 import type { Database } from './db/client.js';
 import { readMigrations } from './db/migrate.js';
 import { type AppDeps, createApp } from './http/app.js';

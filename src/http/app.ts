@@ -40,7 +40,7 @@ export interface AppDeps {
   migrationTags: readonly string[];
   /** Step-up approvals; without it the /v1/approvals routes are not served. */
   approvals?: ApprovalService;
-  /** Seals the console's session cookies (32 bytes; see src/console/session-key.ts). */
+  /** Seals the console's session cookies (32 bytes; see src/http/console/session-key.ts). */
   consoleSessionKey?: Buffer;
   /** Further routes (approvals, console) registered by their own modules. */
   extensions?: ((app: App) => void)[];

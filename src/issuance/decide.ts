@@ -4,7 +4,7 @@
 import type { WorkloadIdentity } from '../identity/types.js';
 import type { Template } from '../policy/broker-config.js';
 import type { StepUp } from '../policy/decision.js';
-import type { Intent } from '../policy/intent.js';
+import type { Intent } from '../core/intent.js';
 import type { PolicyAction, PolicySet } from '../policy/policy-set.js';
 import type { AnyProvider } from '../providers/types.js';
 

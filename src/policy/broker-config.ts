@@ -2,7 +2,7 @@
 // the templates that bound every credential. Unknown keys are errors, so a typo never silently
 // widens or disables a rule.
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../core/duration.js';
 
 /** Asymmetric JWS algorithms only: `none` and HS* are never accepted for identity tokens. */
 export const ASYMMETRIC_ALGORITHMS = [

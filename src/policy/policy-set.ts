@@ -3,7 +3,7 @@
 import type { AttributeValue, WorkloadIdentity } from '../identity/types.js';
 import type { BrokerYaml, IssuerConfig, StaffConfig, Template } from './broker-config.js';
 import type { Decision } from './decision.js';
-import type { Intent } from './intent.js';
+import type { Intent } from '../core/intent.js';
 
 export type PolicyAction = 'mint' | 'renew';
 

@@ -3,7 +3,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { HumanIdentity } from '../../identity/types.js';
 import type { Issuance } from '../../issuance/issuance.js';
-import { intentSchema, toIntent } from '../../policy/intent.js';
+import { intentSchema, toIntent } from '../../core/intent.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
 import type { Verifiers } from '../middleware/auth.js';

@@ -3,7 +3,7 @@
 // /v1/introspect) and the short TTL.
 import { SignJWT } from 'jose';
 import type { JwtTemplate } from '../../policy/broker-config.js';
-import type { Intent } from '../../policy/intent.js';
+import type { Intent } from '../../core/intent.js';
 import type { Issued, IssueInput, Provider, Scoped } from '../types.js';
 import type { KeyStore } from './key-store.js';
 

@@ -1,7 +1,7 @@
 // Narrows a task intent to a postgres template's ceiling: which privileges on which tables the
 // minted role receives. Pure, so a request that asks for more is denied before anything is created.
 import { PG_PRIVILEGES, type PgPrivilege, type PostgresTemplate } from '../../policy/broker-config.js';
-import type { Intent } from '../../policy/intent.js';
+import type { Intent } from '../../core/intent.js';
 import type { Scoped } from '../types.js';
 import { formatQualifiedName, parseQualifiedName, type QualifiedName } from './identifiers.js';
 

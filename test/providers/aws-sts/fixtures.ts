@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../src/logger.js';
 import type { AwsStsTemplate } from '../../../src/policy/broker-config.js';
-import type { Intent } from '../../../src/policy/intent.js';
+import type { Intent } from '../../../src/core/intent.js';
 
 export const s3Reports: AwsStsTemplate = {
   name: 's3-reports',

@@ -1,5 +1,5 @@
 // The audit trail, read with the same query as GET /v1/audit.
-import { listAudit } from '../../audit/audit-log.js';
+import { listAudit } from '../../../audit/audit-log.js';
 import type { ConsoleApp, ConsoleDeps } from '../console-context.js';
 import { renderPage } from '../console-context.js';
 import { auditList } from '../views/audit.js';

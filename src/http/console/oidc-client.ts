@@ -6,14 +6,14 @@
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
-import { readClaim, readGroups, readOptionalString } from '../identity/claims.js';
-import { createKeySource } from '../identity/key-sources.js';
-import { inspectToken, type TrustedIssuer, verifySignedToken } from '../identity/token-checks.js';
-import type { HumanIdentity } from '../identity/types.js';
-import type { Logger } from '../logger.js';
-import type { StaffConfig } from '../policy/broker-config.js';
-import { Problem, problems } from '../problem.js';
+import type { Clock } from '../../clock.js';
+import { readClaim, readGroups, readOptionalString } from '../../identity/claims.js';
+import { createKeySource } from '../../identity/key-sources.js';
+import { inspectToken, type TrustedIssuer, verifySignedToken } from '../../identity/token-checks.js';
+import type { HumanIdentity } from '../../identity/types.js';
+import type { Logger } from '../../logger.js';
+import type { StaffConfig } from '../../policy/broker-config.js';
+import { Problem, problems } from '../../problem.js';
 import { constantTimeEqual, type PendingLogin, randomToken } from './session.js';
 
 const DISCOVERY_TTL_MS = 60 * 60 * 1000;

@@ -1,6 +1,6 @@
 // Regenerates docs/console.png: the console's pending list with demo requests, as a signed-in
 // reviewer sees it in Chromium. Not a test; run by hand after changing the console's views:
-//   npx tsx test/console/capture-console-screenshot.ts [list.png] [review.png]
+//   npx tsx test/http/console/capture-console-screenshot.ts [list.png] [review.png]
 // The requests are real (made through POST /v1/credentials against the test harness); only the
 // issuer names, which the harness derives from its loopback URLs, are relabelled for the picture.
 import path from 'node:path';

@@ -3,7 +3,7 @@
 // nonce, PKCE verifier), sealed into a short-lived second one.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { HumanIdentity } from '../identity/types.js';
+import type { HumanIdentity } from '../../identity/types.js';
 import { MAX_SEALED_BYTES, openCookieValue, sealCookieValue } from './sealed-cookie.js';
 
 /** A staff session lasts a working day at most; then staff sign in at the IdP again. */

@@ -1,6 +1,6 @@
 // The audit trail, newest first, optionally narrowed to one lease or agent.
 import { html } from 'hono/html';
-import type { AuditRecord } from '../../audit/audit-log.js';
+import type { AuditRecord } from '../../../audit/audit-log.js';
 import { formatTime } from './format.js';
 import type { Html } from './layout.js';
 

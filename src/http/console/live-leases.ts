@@ -1,10 +1,10 @@
 // The leases the console lists: those a credential may still exist for (issuing, active,
 // revoking), newest first, keyset-paginated like GET /v1/leases.
 import { and, desc, inArray, sql, type SQL } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
-import { LIVE_STATES, leases } from '../db/schema/index.js';
-import { type LeaseDetailView, toLeaseDetailView } from '../leases/lease-view.js';
-import { problems } from '../problem.js';
+import type { DbOrTx } from '../../db/client.js';
+import { LIVE_STATES, leases } from '../../db/schema/index.js';
+import { type LeaseDetailView, toLeaseDetailView } from '../../leases/lease-view.js';
+import { problems } from '../../problem.js';
 
 export const LEASE_PAGE_SIZE = 50;
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

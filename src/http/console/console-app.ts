@@ -4,8 +4,8 @@
 // session's CSRF token; problems render as an HTML page, never a stack.
 import { Hono } from 'hono';
 import type { MiddlewareHandler } from 'hono';
-import { toProblem } from '../http/problem-response.js';
-import { Problem } from '../problem.js';
+import { toProblem } from '../problem-response.js';
+import { Problem } from '../../problem.js';
 import { type ConsoleApp, ConsoleCookies, type ConsoleDeps, type ConsoleEnv, renderPage, SESSION_COOKIE } from './console-context.js';
 import { registerApprovalPages } from './pages/approvals.js';
 import { registerAuditPage } from './pages/audit.js';

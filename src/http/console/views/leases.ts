@@ -1,6 +1,6 @@
 // Live leases (a credential may exist for each) with a revoke form per lease.
 import { html } from 'hono/html';
-import type { LeaseDetailView } from '../../leases/lease-view.js';
+import type { LeaseDetailView } from '../../../leases/lease-view.js';
 import { formatTime, relativeTime, shortId } from './format.js';
 import type { Html } from './layout.js';
 

@@ -2,7 +2,7 @@
 // token or from another site, hostile values in requests rendered to reviewers, and looking for
 // a secret on any page the console serves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_MASTER_KEY, TEST_WEBHOOK_SECRET } from '../helpers/broker.js';
+import { TEST_MASTER_KEY, TEST_WEBHOOK_SECRET } from '../../helpers/broker.js';
 import { csrfOf } from './console-client.js';
 import {
   approvalStatus,

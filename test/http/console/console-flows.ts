@@ -2,7 +2,7 @@
 // collecting its credential, a reviewer deciding on the console page, and reading what the broker
 // stored (approval, lease state, audit rows) straight from the services and the database.
 import { expect } from 'vitest';
-import type { TestResponse } from '../helpers/broker.js';
+import type { TestResponse } from '../../helpers/broker.js';
 import { type ConsoleClient, csrfOf, type Page } from './console-client.js';
 import type { ConsoleHarness, StepUpRequest } from './console-harness.js';
 

@@ -1,6 +1,6 @@
 // Pages that only say something: a refused or failed request, and the signed-out page.
 import { html } from 'hono/html';
-import type { Problem } from '../../problem.js';
+import type { Problem } from '../../../problem.js';
 import type { Html } from './layout.js';
 
 /** A problem as a page: its title, message and field errors, the request id for the logs; never a stack. */

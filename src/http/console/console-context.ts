@@ -3,15 +3,15 @@
 import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { z } from 'zod';
-import type { ApprovalService } from '../approvals/types.js';
-import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
-import type { Database } from '../db/client.js';
-import type { AppEnv } from '../http/env.js';
-import type { Revoker } from '../revocation/revoker.js';
-import type { Logger } from '../logger.js';
-import type { PolicyStore } from '../policy/policy-store.js';
-import { Problem } from '../problem.js';
+import type { ApprovalService } from '../../approvals/types.js';
+import type { Clock } from '../../clock.js';
+import type { Config } from '../../config.js';
+import type { Database } from '../../db/client.js';
+import type { AppEnv } from '../env.js';
+import type { Revoker } from '../../revocation/revoker.js';
+import type { Logger } from '../../logger.js';
+import type { PolicyStore } from '../../policy/policy-store.js';
+import { Problem } from '../../problem.js';
 import { type ConsoleSession, csrfMatches, LOGIN_TTL_SECONDS, SESSION_TTL_SECONDS } from './session.js';
 import { type Html, layout, type NavItem } from './views/layout.js';
 

@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { STAFF_AUDIENCE, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { STAFF_AUDIENCE, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 import { ConsoleClient } from './console-client.js';
 import { listenStaffIdp, type StaffIdp } from './staff-idp.js';
 

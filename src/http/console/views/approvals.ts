@@ -2,8 +2,8 @@
 // and deny form. Everything shown comes from the approvals service's staff view (never a secret);
 // every value is escaped by the html template.
 import { html } from 'hono/html';
-import type { ApprovalView } from '../../approvals/types.js';
-import type { ProviderKind } from '../../policy/broker-config.js';
+import type { ApprovalView } from '../../../approvals/types.js';
+import type { ProviderKind } from '../../../policy/broker-config.js';
 import type { RiskAssessment } from '../risk.js';
 import { formatDuration, formatTime, relativeTime, shortId } from './format.js';
 import type { Html } from './layout.js';

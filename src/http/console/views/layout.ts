@@ -3,7 +3,7 @@
 // staff member and the sign-out form.
 import { createHash } from 'node:crypto';
 import { html, raw } from 'hono/html';
-import type { HumanIdentity } from '../../identity/types.js';
+import type { HumanIdentity } from '../../../identity/types.js';
 
 export type Html = ReturnType<typeof html>;
 

@@ -1,6 +1,6 @@
 // Live leases and revoking one: through the Revoker, with the staff member as the audited actor.
 import { z } from 'zod';
-import { problems } from '../../problem.js';
+import { problems } from '../../../problem.js';
 import type { ConsoleApp, ConsoleDeps } from '../console-context.js';
 import { readForm, renderPage } from '../console-context.js';
 import { listLiveLeases, UUID_PATTERN } from '../live-leases.js';

@@ -1,7 +1,7 @@
 // Sign-in (authorization code + PKCE at the staff IdP), the callback, sign-out.
 import { z } from 'zod';
-import type { StaffConfig } from '../../policy/broker-config.js';
-import { Problem } from '../../problem.js';
+import type { StaffConfig } from '../../../policy/broker-config.js';
+import { Problem } from '../../../problem.js';
 import type { ConsoleApp, ConsoleCookies, ConsoleDeps } from '../console-context.js';
 import { LOGIN_COOKIE, readForm, renderPage, SESSION_COOKIE } from '../console-context.js';
 import { createStaffOidcClient, type StaffOidcClient } from '../oidc-client.js';

@@ -2,7 +2,7 @@
 // BROKER_MASTER_KEY so every replica shares it and sessions survive a restart; without a master
 // key each process makes its own, and staff sign in again after a restart.
 import { hkdfSync, randomBytes } from 'node:crypto';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../../logger.js';
 
 /** HKDF `info`: a master key used for anything else never yields this key (RFC 5869 §3.2). */
 const CONSOLE_KEY_INFO = 'jit-broker console cookie key v1';
