@@ -49,5 +49,10 @@ export interface IntentWire {
 }
 
 export function toIntentWire(intent: Intent): IntentWire {
-  return { task_id: intent.taskId, purpose: intent.purpose, actions: intent.actions, resources: intent.resources };
+  return {
+    task_id: intent.taskId,
+    purpose: intent.purpose,
+    actions: intent.actions,
+    resources: intent.resources,
+  };
 }

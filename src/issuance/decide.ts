@@ -2,7 +2,7 @@
 // template's ceiling (before Cedar runs), then Cedar decides, then the TTL is the smallest of
 // what was asked, the template's max_ttl and every @max_ttl.
 import type { WorkloadIdentity } from '../identity/types.js';
-import type { Template } from '../policy/broker-config.js';
+import type { Template } from '../providers/templates.js';
 import type { StepUp } from '../policy/decision.js';
 import type { Intent } from '../core/intent.js';
 import type { PolicyAction, PolicySet } from '../policy/policy-set.js';

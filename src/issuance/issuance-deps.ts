@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Template } from '../policy/broker-config.js';
+import type { Template } from '../providers/templates.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { problems } from '../problem.js';
 import type { AnyProvider, ProviderRegistry } from '../providers/types.js';

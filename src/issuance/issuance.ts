@@ -6,7 +6,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { completeLease } from '../leases/lease-writes.js';
-import type { Template } from '../policy/broker-config.js';
+import type { Template } from '../providers/templates.js';
 import { problems } from '../problem.js';
 import type { AnyProvider, Credential } from '../providers/types.js';
 import { decide } from './decide.js';

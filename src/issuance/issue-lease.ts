@@ -8,7 +8,7 @@ import type { Database } from '../db/client.js';
 import { type Lease, leases, type NewLease } from '../db/schema/index.js';
 import { completeLease, insertLeaseWithAudit } from '../leases/lease-writes.js';
 import type { Logger } from '../logger.js';
-import type { Template } from '../policy/broker-config.js';
+import type { Template } from '../providers/templates.js';
 import { Problem, problems } from '../problem.js';
 import type { AnyProvider, Credential, IssueInput } from '../providers/types.js';
 

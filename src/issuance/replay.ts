@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { type Lease, leases } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
-import type { Template } from '../policy/broker-config.js';
+import type { Template } from '../providers/templates.js';
 import { problems } from '../problem.js';
 import type { AnyProvider } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';

@@ -3,7 +3,8 @@
 // built once at load, and nothing here throws; a failure is a deny with its reason.
 import { type Context, type EntityJson, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
 import type { AttributeValue } from '../identity/types.js';
-import type { IssuerConfig, Template } from './broker-config.js';
+import type { IssuerConfig } from '../policy-config/broker-yaml.js';
+import type { Template } from '../providers/templates.js';
 import { conform, type ParsedSchema } from './cedar-schema.js';
 import type { Decision } from './decision.js';
 import { combineObligations, type PermitObligations } from './obligations.js';

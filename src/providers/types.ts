@@ -1,7 +1,7 @@
 // The one small interface every credential provider implements. Providers know their target
 // system and their template's ceiling; they never touch the lease table (the lease service does).
 import type { Intent } from '../core/intent.js';
-import type { ProviderKind, Template } from '../policy/broker-config.js';
+import type { ProviderKind, Template } from './templates.js';
 
 export interface JwtCredential {
   type: 'jwt';

@@ -12,7 +12,7 @@ import { createKeySource } from '../../identity/key-sources.js';
 import { inspectToken, type TrustedIssuer, verifySignedToken } from '../../identity/token-checks.js';
 import type { HumanIdentity } from '../../identity/types.js';
 import type { Logger } from '../../logger.js';
-import type { StaffConfig } from '../../policy/broker-config.js';
+import type { StaffConfig } from '../../policy-config/broker-yaml.js';
 import { Problem, problems } from '../../problem.js';
 import { constantTimeEqual, type PendingLogin, randomToken } from './session.js';
 

@@ -6,7 +6,7 @@
 //   - otherwise count the other signals: no accountable human (on_behalf_of missing), a TTL over
 //     30 minutes, broad resources (none named, so the whole template ceiling, or a wildcard)
 //   - two or more → high, one → medium, none → low.
-import type { ProviderKind } from '../../policy/broker-config.js';
+import type { ProviderKind } from '../../providers/templates.js';
 
 export type RiskLevel = 'low' | 'medium' | 'high';
 

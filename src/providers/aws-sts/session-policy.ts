@@ -1,8 +1,9 @@
 // Narrows a task intent to an aws_sts template's ceiling and turns the result into the inline
 // session policy sent with AssumeRole. Pure functions: no I/O.
-import type { AwsStsTemplate } from '../../policy/broker-config.js';
+
 import type { Intent } from '../../core/intent.js';
 import { problems } from '../../problem.js';
+import type { AwsStsTemplate } from '../templates.js';
 import type { Scoped } from '../types.js';
 import { firstUncovered } from './iam-wildcard.js';
 

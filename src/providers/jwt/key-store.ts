@@ -202,7 +202,10 @@ export class KeyStore {
       // but rarely: a stream of tokens with made-up kids must not become a stream of queries.
       const nowMs = this.#clock.now().getTime();
       const inFlight = this.#refreshing;
-      if (inFlight !== undefined || nowMs - this.#lastUnknownKidRefreshMs >= UNKNOWN_KID_REFRESH_COOLDOWN_MS) {
+      if (
+        inFlight !== undefined ||
+        nowMs - this.#lastUnknownKidRefreshMs >= UNKNOWN_KID_REFRESH_COOLDOWN_MS
+      ) {
         this.#lastUnknownKidRefreshMs = nowMs;
         try {
           await (inFlight ?? this.refresh());

@@ -3,8 +3,8 @@
 // password exists only in the returned credential.
 import type postgres from 'postgres';
 import type { Logger } from '../../logger.js';
-import type { PostgresTemplate } from '../../policy/broker-config.js';
 import { problems } from '../../problem.js';
+import type { PostgresTemplate } from '../templates.js';
 import type { IssueInput, PostgresCredential, Provider, RevokeInput } from '../types.js';
 import { dropRole, takeRoleLock } from './drop-role.js';
 import {

@@ -1,8 +1,9 @@
 // The names and DDL of a lease's login role. CREATE/ALTER ROLE and GRANT take no bind parameters,
 // so statements are built here from quoted identifiers and pattern-checked literals only.
-import { PG_PRIVILEGES, type PgPrivilege } from '../../policy/broker-config.js';
+
 import { type QualifiedName, quoteIdentifier, quoteQualifiedName, quoteSafeLiteral } from './identifiers.js';
 import { SCRAM_VERIFIER } from './password.js';
+import { PG_PRIVILEGES, type PgPrivilege } from './template.js';
 
 export const DEFAULT_ROLE_PREFIX = 'jit_';
 /** Leaves room for the 32 hex digits of a lease id within PostgreSQL's 63-byte names. */

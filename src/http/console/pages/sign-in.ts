@@ -1,6 +1,6 @@
 // Sign-in (authorization code + PKCE at the staff IdP), the callback, sign-out.
 import { z } from 'zod';
-import type { StaffConfig } from '../../../policy/broker-config.js';
+import type { StaffConfig } from '../../../policy-config/broker-yaml.js';
 import { Problem } from '../../../problem.js';
 import type { ConsoleApp, ConsoleCookies, ConsoleDeps } from '../console-context.js';
 import { LOGIN_COOKIE, readForm, renderPage, SESSION_COOKIE } from '../console-context.js';

@@ -3,7 +3,7 @@
 // every value is escaped by the html template.
 import { html } from 'hono/html';
 import type { ApprovalView } from '../../../approvals/types.js';
-import type { ProviderKind } from '../../../policy/broker-config.js';
+import type { ProviderKind } from '../../../providers/templates.js';
 import type { RiskAssessment } from '../risk.js';
 import { formatDuration, formatTime, relativeTime, shortId } from './format.js';
 import type { Html } from './layout.js';

@@ -2,7 +2,7 @@
 // the templates that bound every credential. Unknown keys are errors, so a typo never silently
 // widens or disables a rule.
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { templateSchema } from '../providers/templates.js';
 
 /** Asymmetric JWS algorithms only: `none` and HS* are never accepted for identity tokens. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -18,15 +18,6 @@ export const ASYMMETRIC_ALGORITHMS = [
   'EdDSA',
 ] as const;
 export type AsymmetricAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const seconds = parseDuration(v);
-  if (seconds === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (e.g. 90s, 5m, 1h)` });
-    return z.NEVER;
-  }
-  return seconds;
-});
 
 const httpsOrLocalUrl = z.string().refine((v) => URL.canParse(v), { message: 'must be an absolute URL' });
 
@@ -79,61 +70,6 @@ const staffSchema = z
   })
   .superRefine(exactlyOneKeySource);
 
-const ttls = { default_ttl: duration, max_ttl: duration };
-
-const jwtTemplate = z.strictObject({
-  provider: z.literal('jwt'),
-  audience: z.string().min(1),
-  scopes: z
-    .array(
-      z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, " or \\'),
-    )
-    .min(1),
-  ...ttls,
-});
-
-export const PG_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
-export type PgPrivilege = (typeof PG_PRIVILEGES)[number];
-
-const postgresTemplate = z.strictObject({
-  provider: z.literal('postgres'),
-  target: z
-    .string()
-    .regex(/^[a-z0-9_]{1,48}$/, 'lower-case letters, digits and _ (the TARGET_<NAME>_URL name)'),
-  privileges: z
-    .partialRecord(z.enum(PG_PRIVILEGES), z.array(z.string().min(3).max(200)).min(1))
-    .refine((p) => Object.keys(p).length > 0, { message: 'grant at least one privilege' }),
-  connection_limit: z.number().int().min(1).max(100).default(5),
-  ...ttls,
-});
-
-const awsStsTemplate = z.strictObject({
-  provider: z.literal('aws_sts'),
-  role_arn: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\-/]{1,512}$/, 'must be an IAM role ARN'),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1'),
-  actions: z
-    .array(z.string().regex(/^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$/, 'must be an IAM action such as s3:GetObject'))
-    .min(1),
-  resources: z.array(z.string().min(1)).min(1),
-  ...ttls,
-});
-
-const templateSchema = z
-  .discriminatedUnion('provider', [jwtTemplate, postgresTemplate, awsStsTemplate])
-  .superRefine((t, ctx) => {
-    if (t.default_ttl > t.max_ttl)
-      ctx.addIssue({ code: 'custom', message: 'default_ttl exceeds max_ttl', path: ['default_ttl'] });
-    if (t.provider === 'aws_sts') {
-      // STS refuses DurationSeconds under 900 and over 43200 (12 h, the largest role maximum).
-      if (t.default_ttl < 900)
-        ctx.addIssue({ code: 'custom', message: 'STS minimum is 900 seconds', path: ['default_ttl'] });
-      if (t.max_ttl > 43200)
-        ctx.addIssue({ code: 'custom', message: 'STS maximum is 43200 seconds', path: ['max_ttl'] });
-    }
-  });
-
 export const brokerYamlSchema = z.strictObject({
   issuers: z
     .array(issuerSchema)
@@ -160,11 +96,3 @@ export const brokerYamlSchema = z.strictObject({
 export type BrokerYaml = z.output<typeof brokerYamlSchema>;
 export type IssuerConfig = z.output<typeof issuerSchema>;
 export type StaffConfig = z.output<typeof staffSchema>;
-
-type TemplateBody = z.output<typeof templateSchema>;
-/** A template with its name attached; TTLs are seconds. */
-export type Template = TemplateBody & { name: string };
-export type JwtTemplate = Extract<Template, { provider: 'jwt' }>;
-export type PostgresTemplate = Extract<Template, { provider: 'postgres' }>;
-export type AwsStsTemplate = Extract<Template, { provider: 'aws_sts' }>;
-export type ProviderKind = Template['provider'];
