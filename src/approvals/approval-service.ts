@@ -54,9 +54,9 @@ export class Approvals implements ApprovalService {
   async list(filter: ApprovalListFilter): Promise<{ items: ApprovalView[]; nextCursor: string | null }> {
     const limit = filter.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > APPROVAL_PAGE_MAX) {
-      throw problems.validation('invalid query', [
-        { field: 'limit', message: `must be an integer from 1 to ${APPROVAL_PAGE_MAX}` },
-      ]);
+      throw problems.validation('invalid query', {
+        errors: [{ field: 'limit', message: `must be an integer from 1 to ${APPROVAL_PAGE_MAX}` }],
+      });
     }
     const { db } = this.deps.database;
     const page = await listApprovals(db, { status: filter.status, cursor: filter.cursor, limit });

@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps): App {
     defaultHook: (result) => {
       if (!result.success) {
         const where = result.target === 'json' ? undefined : result.target;
-        throw problems.validation('the request is invalid', zodFieldErrors(result.error, where));
+        throw problems.validation('the request is invalid', { errors: zodFieldErrors(result.error, where) });
       }
     },
   });
@@ -95,12 +95,7 @@ export function createApp(deps: AppDeps): App {
       c.header('Allow', allow.join(', '));
       return renderProblem(
         c,
-        new Problem({
-          status: 405,
-          type: 'method-not-allowed',
-          title: 'Method not allowed',
-          detail: `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`,
-        }),
+        problems.methodNotAllowed(`${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`),
       );
     }
     return renderProblem(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`));

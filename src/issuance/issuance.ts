@@ -6,8 +6,8 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { completeLease } from '../leases/lease-writes.js';
-import type { Template } from '../providers/templates.js';
 import { problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider, Credential } from '../providers/types.js';
 import { decide } from './decide.js';
 import { decisionAudit, decisionOutcome } from './decision-audit.js';
@@ -28,9 +28,9 @@ export class Issuance {
   template(name: string): Template {
     const template = this.deps.policies.current().templates.get(name);
     if (!template) {
-      throw problems.unprocessable(`unknown template "${name}"`, [
-        { field: 'template', message: 'no such template' },
-      ]);
+      throw problems.unprocessable(`unknown template "${name}"`, {
+        errors: [{ field: 'template', message: 'no such template' }],
+      });
     }
     return template;
   }
@@ -73,11 +73,10 @@ export class Issuance {
     metrics.decisions.inc({ template: template.name, outcome: decisionOutcome(verdict) });
     if (verdict.outcome === 'deny') {
       await recordAudit(database.db, audit);
-      throw problems.denied(
-        verdict.reasons.join('; ') || 'denied by policy',
-        verdict.policies,
-        verdict.reasons,
-      );
+      throw problems.denied(verdict.reasons.join('; ') || 'denied by policy', {
+        policies: verdict.policies,
+        reasons: verdict.reasons,
+      });
     }
     const now = wholeSeconds(clock.now());
     const lease: NewLease = {

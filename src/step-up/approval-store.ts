@@ -71,9 +71,9 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^(\d{1,15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text);
   if (!match)
-    throw problems.badRequest('invalid cursor', [
-      { field: 'cursor', message: 'not a cursor this API returned' },
-    ]);
+    throw problems.badRequest('invalid cursor', {
+      errors: [{ field: 'cursor', message: 'not a cursor this API returned' }],
+    });
   return { at: new Date(Number(match[1])), id: match[2]! };
 }
 

@@ -2,16 +2,24 @@
 // Content-Security-Policy (no script at all, the one stylesheet by hash, forms only to itself);
 // every page but sign-in needs a session; every POST must come from this origin and carry the
 // session's CSRF token; problems render as an HTML page, never a stack.
-import { Hono } from 'hono';
+
 import type { MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
+import { type Problem, problems } from '../../problem.js';
 import { toProblem } from '../problem-response.js';
-import { Problem } from '../../problem.js';
-import { type ConsoleApp, ConsoleCookies, type ConsoleDeps, type ConsoleEnv, renderPage, SESSION_COOKIE } from './console-context.js';
+import {
+  type ConsoleApp,
+  ConsoleCookies,
+  type ConsoleDeps,
+  type ConsoleEnv,
+  renderPage,
+  SESSION_COOKIE,
+} from './console-context.js';
 import { registerApprovalPages } from './pages/approvals.js';
 import { registerAuditPage } from './pages/audit.js';
 import { registerLeasePages } from './pages/leases.js';
 import { registerSignInPages } from './pages/sign-in.js';
-import { openSession, type ConsoleSession } from './session.js';
+import { type ConsoleSession, openSession } from './session.js';
 import { STYLESHEET_HASH } from './views/layout.js';
 import { problemPage } from './views/messages.js';
 
@@ -49,12 +57,7 @@ function sameOriginPosts(deps: ConsoleDeps): MiddlewareHandler<ConsoleEnv> {
     const referer = c.req.header('referer');
     const from = origin ?? (referer && URL.canParse(referer) ? new URL(referer).origin : undefined);
     if (from !== expected) {
-      throw new Problem({
-        status: 403,
-        type: 'cross-origin',
-        title: 'Forbidden',
-        detail: `this form was not submitted from the console at ${expected}`,
-      });
+      throw problems.crossOrigin(`this form was not submitted from the console at ${expected}`);
     }
     return next();
   };
@@ -67,14 +70,14 @@ function requireSession(deps: ConsoleDeps, cookies: ConsoleCookies): MiddlewareH
     if (session === undefined) {
       if (c.req.method === 'GET') {
         const back = new URL(c.req.url);
-        return c.redirect(`/console/login?return_to=${encodeURIComponent(`${back.pathname}${back.search}`)}`, 302);
+        return c.redirect(
+          `/console/login?return_to=${encodeURIComponent(`${back.pathname}${back.search}`)}`,
+          302,
+        );
       }
-      throw new Problem({
-        status: 401,
-        type: 'no-session',
-        title: 'Not signed in',
-        detail: 'your console session has expired or you are not signed in; sign in and try again',
-      });
+      throw problems.noSession(
+        'your console session has expired or you are not signed in; sign in and try again',
+      );
     }
     c.set('session', session);
     c.set('staff', session.staff);
@@ -89,7 +92,8 @@ export function createConsoleApp(deps: ConsoleDeps): ConsoleApp {
   app.onError((error, c) => {
     const problem = toProblem(error);
     const log = c.get('log');
-    if (problem.status >= 500) log?.error({ err: error, status: problem.status }, problem.detail ?? problem.title);
+    if (problem.status >= 500)
+      log?.error({ err: error, status: problem.status }, problem.detail ?? problem.title);
     else log?.info({ status: problem.status, type: problem.type, cause: problem.cause }, problem.detail);
     const retryAfter = problem.headers['Retry-After'];
     if (retryAfter !== undefined) c.header('Retry-After', retryAfter);
@@ -106,7 +110,7 @@ export function createConsoleApp(deps: ConsoleDeps): ConsoleApp {
   registerLeasePages(app, deps);
   registerAuditPage(app, deps);
   app.all('*', () => {
-    throw new Problem({ status: 404, type: 'not-found', title: 'Not found', detail: 'there is no such console page' });
+    throw problems.notFound('there is no such console page');
   });
   return app;
 }

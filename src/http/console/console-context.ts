@@ -7,11 +7,11 @@ import type { ApprovalService } from '../../approvals/types.js';
 import type { Clock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import type { Database } from '../../db/client.js';
-import type { AppEnv } from '../env.js';
-import type { Revoker } from '../../revocation/revoker.js';
 import type { Logger } from '../../logger.js';
 import type { PolicyStore } from '../../policy/policy-store.js';
-import { Problem } from '../../problem.js';
+import { type Problem, problems } from '../../problem.js';
+import type { Revoker } from '../../revocation/revoker.js';
+import type { AppEnv } from '../env.js';
 import { type ConsoleSession, csrfMatches, LOGIN_TTL_SECONDS, SESSION_TTL_SECONDS } from './session.js';
 import { type Html, layout, type NavItem } from './views/layout.js';
 
@@ -49,7 +49,8 @@ export class ConsoleCookies {
 
   get key(): Buffer {
     const key = this.deps.consoleSessionKey;
-    if (key === undefined || key.length !== 32) throw new Error('consoleSessionKey (32 bytes) is not configured');
+    if (key === undefined || key.length !== 32)
+      throw new Error('consoleSessionKey (32 bytes) is not configured');
     return key;
   }
 
@@ -74,7 +75,10 @@ export class ConsoleCookies {
   }
 
   setSession(c: Context, value: string, expiresAt: Date, now: Date): void {
-    const maxAge = Math.min(SESSION_TTL_SECONDS, Math.max(0, Math.floor((expiresAt.getTime() - now.getTime()) / 1000)));
+    const maxAge = Math.min(
+      SESSION_TTL_SECONDS,
+      Math.max(0, Math.floor((expiresAt.getTime() - now.getTime()) / 1000)),
+    );
     setCookie(c, SESSION_COOKIE, value, this.options(maxAge));
   }
 
@@ -88,12 +92,9 @@ export class ConsoleCookies {
 }
 
 export function csrfRefused(): Problem {
-  return new Problem({
-    status: 403,
-    type: 'csrf',
-    title: 'Forbidden',
-    detail: 'the form was not sent by this console session (missing or wrong CSRF token); reload the page and try again',
-  });
+  return problems.csrf(
+    'the form was not sent by this console session (missing or wrong CSRF token); reload the page and try again',
+  );
 }
 
 /** Parses a POSTed form: the CSRF token must be this session's, then the fields must fit `schema`. */

@@ -13,7 +13,7 @@ import { inspectToken, type TrustedIssuer, verifySignedToken } from '../../ident
 import type { HumanIdentity } from '../../identity/types.js';
 import type { Logger } from '../../logger.js';
 import type { StaffConfig } from '../../policy-config/broker-yaml.js';
-import { Problem, problems } from '../../problem.js';
+import { type Problem, problems } from '../../problem.js';
 import { constantTimeEqual, type PendingLogin, randomToken } from './session.js';
 
 const DISCOVERY_TTL_MS = 60 * 60 * 1000;
@@ -81,17 +81,21 @@ function errorCode(value: unknown): string {
 }
 
 function signInFailed(detail: string, cause?: unknown): Problem {
-  return new Problem({ status: 401, type: 'sign-in-failed', title: 'Sign-in failed', detail, cause });
+  return problems.signInFailed(detail, { cause });
 }
 
 function idpUnavailable(detail: string, cause?: unknown): Problem {
-  return problems.unavailable(`the staff identity provider: ${detail}`, 5, cause);
+  return problems.unavailable(`the staff identity provider: ${detail}`, {
+    retryAfterSeconds: 5,
+    cause: cause,
+  });
 }
 
 /** https, or http on a loopback address where no network sees the traffic (tests, dev IdPs). */
 function checkEndpointUrl(name: string, value: string): void {
   const url = new URL(value);
-  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(url.hostname);
+  const loopback =
+    url.hostname === 'localhost' || url.hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(url.hostname);
   if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) return;
   throw idpUnavailable(`${name} ${value} must use https (plain http only on loopback addresses)`);
 }
@@ -104,7 +108,11 @@ export function s256Challenge(verifier: string): string {
   return createHash('sha256').update(verifier, 'ascii').digest('base64url');
 }
 
-async function fetchJson(url: string, init: RequestInit, what: string): Promise<{ status: number; body: unknown }> {
+async function fetchJson(
+  url: string,
+  init: RequestInit,
+  what: string,
+): Promise<{ status: number; body: unknown }> {
   let response: Response;
   try {
     response = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(HTTP_TIMEOUT_MS) });
@@ -129,16 +137,26 @@ export function createStaffOidcClient(opts: StaffOidcOptions): StaffOidcClient {
   async function discover(): Promise<{ discovery: Discovery; trusted: TrustedIssuer }> {
     const now = clock.now().getTime();
     if (cached !== undefined && now - cached.at < DISCOVERY_TTL_MS) return cached;
-    const { status, body } = await fetchJson(discoveryUrl, { headers: { accept: 'application/json' } }, 'discovery');
+    const { status, body } = await fetchJson(
+      discoveryUrl,
+      { headers: { accept: 'application/json' } },
+      'discovery',
+    );
     if (status !== 200) throw idpUnavailable(`discovery answered HTTP ${status}`);
     const parsed = discoverySchema.safeParse(body);
-    if (!parsed.success) throw idpUnavailable('the discovery document is missing required endpoints', parsed.error);
+    if (!parsed.success)
+      throw idpUnavailable('the discovery document is missing required endpoints', parsed.error);
     const discovery = parsed.data;
     // Discovery §4.3: the document must name exactly the issuer it was fetched for.
     if (discovery.issuer !== staff.issuer) {
       throw idpUnavailable(`discovery names issuer ${discovery.issuer}, not ${staff.issuer}`);
     }
-    for (const name of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint'] as const) {
+    for (const name of [
+      'authorization_endpoint',
+      'token_endpoint',
+      'jwks_uri',
+      'userinfo_endpoint',
+    ] as const) {
       const url = discovery[name];
       if (url !== undefined) checkEndpointUrl(name, url);
     }
@@ -146,7 +164,10 @@ export function createStaffOidcClient(opts: StaffOidcOptions): StaffOidcClient {
     if (methods !== undefined && !methods.includes('S256')) {
       throw idpUnavailable('the identity provider does not support PKCE with S256');
     }
-    const keys = createKeySource({ jwks_uri: discovery.jwks_uri }, { policyDir: opts.policyDir, clock, logger, label: 'staff' });
+    const keys = createKeySource(
+      { jwks_uri: discovery.jwks_uri },
+      { policyDir: opts.policyDir, clock, logger, label: 'staff' },
+    );
     const trusted: TrustedIssuer = {
       label: 'staff',
       issuer: staff.issuer,
@@ -158,7 +179,10 @@ export function createStaffOidcClient(opts: StaffOidcOptions): StaffOidcClient {
     return cached;
   }
 
-  function clientAuthentication(discovery: Discovery): { headers: Record<string, string>; body: Record<string, string> } {
+  function clientAuthentication(discovery: Discovery): {
+    headers: Record<string, string>;
+    body: Record<string, string>;
+  } {
     if (opts.clientSecret === undefined) return { headers: {}, body: { client_id: staff.client_id } };
     // RFC 6749 §2.3.1: client_secret_basic is the default, and the id and secret are form-encoded first.
     const supported = discovery.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
@@ -178,7 +202,11 @@ export function createStaffOidcClient(opts: StaffOidcOptions): StaffOidcClient {
       discovery.token_endpoint,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...auth.headers },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          ...auth.headers,
+        },
         body: new URLSearchParams({
           grant_type: 'authorization_code',
           code,
@@ -200,7 +228,11 @@ export function createStaffOidcClient(opts: StaffOidcOptions): StaffOidcClient {
     return parsed.data;
   }
 
-  async function verifyIdToken(trusted: TrustedIssuer, idToken: string, pending: PendingLogin): Promise<JWTPayload & { sub: string }> {
+  async function verifyIdToken(
+    trusted: TrustedIssuer,
+    idToken: string,
+    pending: PendingLogin,
+  ): Promise<JWTPayload & { sub: string }> {
     const { alg, iss } = inspectToken(idToken);
     if (iss !== staff.issuer) throw signInFailed('the ID token is not from the staff identity provider');
     const payload = await verifySignedToken(idToken, alg, trusted, { clock, clockToleranceSeconds: 30 });
@@ -217,7 +249,11 @@ export function createStaffOidcClient(opts: StaffOidcOptions): StaffOidcClient {
   }
 
   /** Groups (and name, email) from the UserInfo endpoint when the ID token leaves them out. */
-  async function readUserInfo(discovery: Discovery, accessToken: string, sub: string): Promise<JWTPayload | undefined> {
+  async function readUserInfo(
+    discovery: Discovery,
+    accessToken: string,
+    sub: string,
+  ): Promise<JWTPayload | undefined> {
     if (discovery.userinfo_endpoint === undefined) return undefined;
     const { status, body } = await fetchJson(
       discovery.userinfo_endpoint,
@@ -256,10 +292,16 @@ export function createStaffOidcClient(opts: StaffOidcOptions): StaffOidcClient {
         throw signInFailed(`the identity provider did not sign you in (${errorCode(params.error)})`);
       }
       if (params.state === undefined || !constantTimeEqual(params.state, pending.state)) {
-        throw signInFailed('the sign-in response does not belong to the sign-in this browser started; sign in again');
+        throw signInFailed(
+          'the sign-in response does not belong to the sign-in this browser started; sign in again',
+        );
       }
       // RFC 9207: the iss parameter tells which IdP answered (mix-up defence).
-      if (params.iss !== undefined ? params.iss !== staff.issuer : discovery.authorization_response_iss_parameter_supported === true) {
+      if (
+        params.iss !== undefined
+          ? params.iss !== staff.issuer
+          : discovery.authorization_response_iss_parameter_supported === true
+      ) {
         throw signInFailed('the sign-in response does not come from the staff identity provider');
       }
       if (params.code === undefined || params.code.length === 0 || params.code.length > 2048) {
@@ -270,9 +312,14 @@ export function createStaffOidcClient(opts: StaffOidcOptions): StaffOidcClient {
       let claims: JWTPayload = payload;
       if (readClaim(payload, staff.groups_claim) === undefined && tokens.access_token !== undefined) {
         const userInfo = await readUserInfo(discovery, tokens.access_token, payload.sub);
-        if (userInfo !== undefined) claims = { ...userInfo, ...payload, [staff.groups_claim]: readClaim(userInfo, staff.groups_claim) };
+        if (userInfo !== undefined)
+          claims = { ...userInfo, ...payload, [staff.groups_claim]: readClaim(userInfo, staff.groups_claim) };
       }
-      const human: HumanIdentity = { subject: payload.sub, issuer: staff.issuer, groups: readGroups(claims, staff.groups_claim) };
+      const human: HumanIdentity = {
+        subject: payload.sub,
+        issuer: staff.issuer,
+        groups: readGroups(claims, staff.groups_claim),
+      };
       const name = readOptionalString(claims, 'name') ?? readOptionalString(claims, 'preferred_username');
       const email = readOptionalString(claims, 'email');
       if (name !== undefined) human.name = name;

@@ -160,7 +160,9 @@ export function createAwsStsProvider(options: AwsStsProviderOptions): AwsStsProv
     const c = output.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date)) {
       throw problems.badGateway('AWS STS answered AssumeRole without complete credentials', {
-        aws_request_id: output.$metadata.requestId,
+        extensions: {
+          aws_request_id: output.$metadata.requestId,
+        },
       });
     }
     const expiresAt = c.Expiration.toISOString();

@@ -85,7 +85,9 @@ export function assertSessionPolicyFits(policy: string): void {
   throw problems.unprocessable(
     `the session policy for this intent is ${policy.length} characters; STS accepts at most ${SESSION_POLICY_MAX_CHARS}. ` +
       'Request fewer actions or resources, or a wildcard ARN the template allows.',
-    [{ field: 'intent', message: `session policy exceeds ${SESSION_POLICY_MAX_CHARS} characters` }],
-    { limit: 'session_policy_chars', size: policy.length, max: SESSION_POLICY_MAX_CHARS },
+    {
+      errors: [{ field: 'intent', message: `session policy exceeds ${SESSION_POLICY_MAX_CHARS} characters` }],
+      extensions: { limit: 'session_policy_chars', size: policy.length, max: SESSION_POLICY_MAX_CHARS },
+    },
   );
 }

@@ -147,7 +147,7 @@ export async function assertGranted(
   if (still.length > 0) {
     throw problems.badGateway(
       `the admin role of target database "${target}" could not grant ${still.join(', ')} (it needs each privilege WITH GRANT OPTION)`,
-      { target },
+      { extensions: { target } },
     );
   }
 }

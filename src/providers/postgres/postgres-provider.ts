@@ -136,7 +136,7 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
         if (mode === 'issue' && state.missingTables.length > 0) {
           throw problems.badGateway(
             `table ${state.missingTables.join(', ')} does not exist on target database "${target}"`,
-            { target },
+            { extensions: { target } },
           );
         }
         if (mode === 'issue' && !state.groupExists) await createGroup(tx, group, input.grant);
@@ -285,7 +285,7 @@ function assertRoleIsPlain(
   if (row === undefined || row.widened || row.widenedGroup || !groupOk) {
     throw problems.badGateway(
       `role ${quoteIdentifier(role)} on target database "${target}" has attributes or memberships the broker never grants`,
-      { target },
+      { extensions: { target } },
     );
   }
 }

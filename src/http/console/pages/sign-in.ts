@@ -1,26 +1,26 @@
 // Sign-in (authorization code + PKCE at the staff IdP), the callback, sign-out.
 import { z } from 'zod';
 import type { StaffConfig } from '../../../policy-config/broker-yaml.js';
-import { Problem } from '../../../problem.js';
+import { type Problem, problems } from '../../../problem.js';
 import type { ConsoleApp, ConsoleCookies, ConsoleDeps } from '../console-context.js';
 import { LOGIN_COOKIE, readForm, renderPage, SESSION_COOKIE } from '../console-context.js';
 import { createStaffOidcClient, type StaffOidcClient } from '../oidc-client.js';
 import {
   newSession,
   openPendingLogin,
-  safeReturnTo,
   SessionTooLargeError,
+  safeReturnTo,
   sealPendingLogin,
   sealSession,
 } from '../session.js';
 import { signedOutPage } from '../views/messages.js';
 
 function notConfigured(detail: string): Problem {
-  return new Problem({ status: 503, type: 'console-not-configured', title: 'Console sign-in is not configured', detail });
+  return problems.consoleNotConfigured(detail);
 }
 
 function signInFailed(detail: string): Problem {
-  return new Problem({ status: 401, type: 'sign-in-failed', title: 'Sign-in failed', detail });
+  return problems.signInFailed(detail);
 }
 
 /** One OIDC client per staff configuration: a SIGHUP that changes the IdP gets a fresh one. */
@@ -29,7 +29,8 @@ function oidcClients(deps: ConsoleDeps): () => StaffOidcClient {
   return () => {
     const set = deps.policies.current();
     const staff = set.staff;
-    if (staff === undefined) throw notConfigured('broker.yaml has no staff: section (the staff identity provider)');
+    if (staff === undefined)
+      throw notConfigured('broker.yaml has no staff: section (the staff identity provider)');
     const clientId = staff.client_id;
     if (clientId === undefined) throw notConfigured('broker.yaml staff.client_id is not set');
     let client = clients.get(staff);
