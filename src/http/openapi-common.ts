@@ -51,7 +51,6 @@ export function jsonContent<T extends z.ZodType>(schema: T) {
   return { 'application/json': { schema } };
 }
 
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Path ids are plain strings so that a malformed id is a 404 like any unknown id. */
 export const LeaseIdParam = z.object({ id: z.string().max(128).meta({ description: 'Lease id (uuid)' }) });

@@ -79,7 +79,16 @@ export interface Provider<T extends Template = Template, G = unknown> {
   renew(input: IssueInput<T, G> & { revocation: Record<string, unknown> | undefined }): Promise<Issued>;
   /** Removes the credential. Idempotent: already gone is success. Throws to be retried later. */
   revoke(input: RevokeInput): Promise<void>;
+  /**
+   * Periodic clean-up at the target of what a crash can leave behind (a role created for a lease
+   * that then failed). `ended` says which of the given leases are over; their credentials are
+   * removed. Returns how many were. Providers with nothing outside the broker have none.
+   */
+  reconcile?(ended: EndedLeases): Promise<number>;
 }
+
+/** Of these lease ids, the ones whose lease is over (the lease table's answer; unknown ids are left out). */
+export type EndedLeases = (leaseIds: readonly string[]) => Promise<string[]>;
 
 export type AnyProvider = Provider<Template, unknown>;
 export type ProviderRegistry = Partial<Record<ProviderKind, AnyProvider>>;

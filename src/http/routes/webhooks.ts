@@ -1,5 +1,6 @@
 // Signed webhooks from operators' detection systems and job runners. The signature is checked
 // before the body is even parsed, and each delivery id is accepted once across all replicas.
+import { UUID_PATTERN } from '../../core/ids.js';
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
@@ -10,7 +11,7 @@ import type { RevocationFilter, Revoker } from '../../revocation/revoker.js';
 import { authenticateWebhook } from '../../webhooks/authenticate.js';
 import { verifyWebhookSignature } from '../../webhooks/signature.js';
 import type { App, AppEnv } from '../env.js';
-import { jsonContent, problemResponses, UUID_PATTERN } from '../openapi-common.js';
+import { jsonContent, problemResponses } from '../openapi-common.js';
 import { zodFieldErrors } from '../problem-response.js';
 
 const AnomalySchema = z

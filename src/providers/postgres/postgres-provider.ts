@@ -27,6 +27,7 @@ import {
   ROLE_PREFIX,
   roleNameFor,
 } from './role-sql.js';
+import { reconcileOrphanRoles } from './orphan-roles.js';
 import { type PgGrant, readCeiling, scopePostgresIntent } from './scope.js';
 import {
   createTargetConnections,
@@ -239,6 +240,13 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
       } catch (error) {
         throw targetProblem(target, error);
       }
+    },
+
+    reconcile(ended) {
+      return reconcileOrphanRoles(
+        { targets: Object.keys(options.targetUrls), listBrokerRoles: (target) => this.listBrokerRoles(target), revoke: (input) => this.revoke(input), logger: log },
+        ended,
+      );
     },
 
     close: () => connections.close(),

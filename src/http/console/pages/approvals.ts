@@ -1,12 +1,13 @@
 // Pending step-up requests: list, detail, approve, deny. Every decision goes through the
 // approvals service with the signed-in staff member, so who may approve (group membership, not
 // one's own request, distinct approvers) is the service's rule, never the console's.
+
 import { z } from 'zod';
 import type { ApprovalService, ApprovalView } from '../../../approvals/types.js';
+import { UUID_PATTERN } from '../../../core/ids.js';
 import { problems } from '../../../problem.js';
 import type { ConsoleApp, ConsoleContext, ConsoleDeps } from '../console-context.js';
 import { readForm, renderPage } from '../console-context.js';
-import { UUID_PATTERN } from '../live-leases.js';
 import { assessRisk } from '../risk.js';
 import {
   approvalDetail,

@@ -17,6 +17,10 @@ export function registerAuditPage(app: ConsoleApp, deps: ConsoleDeps): void {
       ...(agent ? { agent } : {}),
       ...(cursor ? { cursor } : {}),
     });
-    return renderPage(c, { title: 'Audit trail', nav: 'audit', body: auditList(page.items, { leaseId, agent }, page.nextCursor) });
+    return renderPage(c, {
+      title: 'Audit trail',
+      nav: 'audit',
+      body: auditList(page.items, { leaseId, agent }, page.nextCursor),
+    });
   });
 }
