@@ -1,5 +1,6 @@
 // Schemas and response descriptions shared by the route files and the OpenAPI document.
 import { z } from 'zod';
+import { LEASE_STATES } from '../db/schema/index.js';
 import { PROBLEM_CATALOGUE, PROBLEM_TYPE_PREFIX, type ProblemType } from '../problem.js';
 import { PROBLEM_CONTENT_TYPE } from './problem-response.js';
 
@@ -51,23 +52,13 @@ export function jsonContent<T extends z.ZodType>(schema: T) {
   return { 'application/json': { schema } };
 }
 
-
 /** Path ids are plain strings so that a malformed id is a 404 like any unknown id. */
 export const LeaseIdParam = z.object({ id: z.string().max(128).meta({ description: 'Lease id (uuid)' }) });
 
 export const LeaseSchema = z
   .object({
     lease_id: z.string(),
-    state: z.enum([
-      'pending_approval',
-      'issuing',
-      'active',
-      'revoking',
-      'revoked',
-      'expired',
-      'denied',
-      'issue_failed',
-    ]),
+    state: z.enum(LEASE_STATES),
     template: z.string(),
     task_id: z.string(),
     agent: z.string(),
