@@ -13,6 +13,7 @@ import {
   workloadToken,
   workloadTokenOptionsFromEnv,
 } from '@jit-broker/sdk';
+import { InvalidArgumentError } from 'commander';
 
 /** Options every subcommand accepts (declared on the program, read with optsWithGlobals()). */
 export interface GlobalOptions {
@@ -105,17 +106,23 @@ export async function run(body: () => Promise<number>): Promise<void> {
   }
 }
 
-/** `5m`, `90s`, `1h30m` or seconds, as in broker.yaml. */
+/** `5m`, `90s`, `1h30m` or seconds, as in broker.yaml (a commander argument parser: exit 2 when bad). */
 export function parseTtl(value: string): number {
   const text = value.trim();
   if (/^\d+$/.test(text) && Number(text) > 0) return Number(text);
   const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
   if (!/^(\d+[smhd])+$/.test(text))
-    throw new CliExit(EXIT.usage, `--ttl "${value}": expected e.g. 90s, 5m, 1h`);
+    throw new InvalidArgumentError('expected a duration such as 90s, 5m or 1h.');
   let total = 0;
   for (const [, amount, unit] of text.matchAll(/(\d+)([smhd])/g)) total += Number(amount) * units[unit!]!;
-  if (total <= 0) throw new CliExit(EXIT.usage, `--ttl "${value}" must be positive`);
+  if (total <= 0) throw new InvalidArgumentError('must be positive.');
   return total;
+}
+
+/** A positive whole number (for --limit). */
+export function parseCount(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('expected a positive whole number.');
+  return Number(value);
 }
 
 /** For repeatable options: `--action a --action b`. */

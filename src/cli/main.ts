@@ -6,7 +6,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ApprovalStatus, LeaseState, TaskSpec } from '@jit-broker/sdk';
 import { Command, CommanderError, Option } from 'commander';
-import { collect, EXIT, type GlobalOptions, parseTtl, run } from './context.js';
+import { collect, EXIT, type GlobalOptions, parseCount, parseTtl, run } from './context.js';
 
 const env = process.env;
 const version = (
@@ -207,7 +207,7 @@ program
   .option('--task <id>')
   .addOption(new Option('--state <state>').choices(LEASE_STATES))
   .option('--template <name>')
-  .option('--limit <n>', 'at most this many (1-500, default 100)', Number)
+  .option('--limit <n>', 'at most this many (1-500, default 100)', parseCount)
   .action(
     (
       flags: { agent?: string; task?: string; state?: LeaseState; template?: string; limit?: number },
@@ -219,7 +219,7 @@ program
   .command('approvals')
   .description('staff: list step-up requests, newest first')
   .addOption(new Option('--status <status>').choices(APPROVAL_STATUSES))
-  .option('--limit <n>', 'at most this many (1-500, default 100)', Number)
+  .option('--limit <n>', 'at most this many (1-500, default 100)', parseCount)
   .action((flags: { status?: ApprovalStatus; limit?: number }, command: Command) =>
     run(async () => (await import('./staff-commands.js')).approvalsCommand(globals(command), env, flags)),
   );

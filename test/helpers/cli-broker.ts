@@ -78,6 +78,10 @@ forbid (principal, action == Action::"renew", resource)
 when { principal has service_account && principal.service_account == "blocked-on-renew" };
 `,
   'orders.cedar': ORDERS_POLICY,
+  'guardrails.cedar': `@id("forbid-unattended-export")
+forbid (principal, action, resource)
+when { context.intent.actions.contains("reports:export") && !(context has on_behalf_of) };
+`,
 };
 
 export interface CliBroker {
