@@ -122,6 +122,10 @@ function buildChildEnv(
   awsServer: AwsCredentialsServer | undefined,
 ): NodeJS.ProcessEnv {
   const childEnv: NodeJS.ProcessEnv = { ...env };
+  // CMD gets the scoped credential, not the identity that could mint others (a token file stays
+  // readable where it is mounted; that is the deployment's choice).
+  delete childEnv.JIT_WORKLOAD_TOKEN;
+  delete childEnv.JIT_STAFF_TOKEN;
   if (issued.credential.type === 'aws_sts') {
     // Credentials from the parent's environment or profile would win over ours in the SDK chain.
     for (const name of AWS_COMPETING_VARIABLES) delete childEnv[name];

@@ -78,6 +78,8 @@ describe('jwt', () => {
 
   test('SIGTERM goes to the child; the task is still completed (lease revoked, token inactive) and exec exits 128+15', async () => {
     const taskId = task('sigterm');
+    // The identity token from the environment this time: the child must not receive it.
+    const identity = { JIT_BROKER_URL: t.url, JIT_WORKLOAD_TOKEN: await t.agentToken() };
     const run = startCli(
       [
         'exec',
@@ -91,9 +93,10 @@ describe('jwt', () => {
         process.execPath,
         fixture('wait-for-signal.mjs'),
       ],
-      env,
+      identity,
     );
     const ready = JSON.parse(await run.waitFor(/"ready":true/, 'stdout'));
+    expect(ready.workload_token).toBeNull();
     expect((await introspect(t, ready.token)).active).toBe(true);
     run.child.kill('SIGTERM');
     const result = await run.done;
