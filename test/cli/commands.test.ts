@@ -270,6 +270,63 @@ describe('step-up and the staff commands', () => {
     expect(await introspect(t, token)).toEqual({ active: false });
   });
 
+  test('SIGTERM while exec waits for approval: exit 143, the command never runs, the request is withdrawn', async () => {
+    const taskId = task('stepup-sigterm');
+    const run = startCli(
+      [
+        'exec',
+        '--template',
+        'reports-admin',
+        '--task',
+        taskId,
+        '--action',
+        'reports:admin',
+        '--',
+        process.execPath,
+        '-e',
+        'console.log("ran")',
+      ],
+      env,
+    );
+    const line = await run.waitFor(/waiting for step-up approval/);
+    const leaseId = /lease ([0-9a-f-]{36})/.exec(line)![1]!;
+    const approvalId = /approval ([0-9a-f-]{36})/.exec(line)![1]!;
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code).toBe(143);
+    expect(result.stdout).not.toContain('ran');
+    expect(result.stderr).toMatch(/interrupted by SIGTERM/);
+    // Completing the task on the way out withdrew the pending request.
+    expect((await leaseRow(t, leaseId))?.state).toBe('denied');
+    const listed = JSON.parse((await runCli(['approvals', '--json'], await staffEnv())).stdout);
+    expect(listed.items.find((a: { approval_id: string }) => a.approval_id === approvalId)?.status).not.toBe(
+      'pending',
+    );
+  });
+
+  test('--aws-server with a template that is not aws_sts: exit 2, and the lease is revoked', async () => {
+    const taskId = task('aws-server-jwt');
+    const result = await runCli(
+      [
+        'exec',
+        '--aws-server',
+        '--template',
+        'reports-api',
+        '--task',
+        taskId,
+        '--action',
+        'reports:read',
+        '--',
+        'true',
+      ],
+      env,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--aws-server needs an aws_sts template; "reports-api" is jwt/);
+    const rows = await t.sql<{ state: string }[]>`select state from leases where task_id = ${taskId}`;
+    expect(rows.map((r) => r.state)).toEqual(['revoked']);
+  });
+
   test('--no-wait exits 75 naming the approval; `jit-broker deny` then refuses it', async () => {
     const taskId = task('nowait');
     const result = await runCli(
