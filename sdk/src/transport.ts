@@ -55,8 +55,9 @@ export async function reach<T>(baseUrl: string, call: () => Promise<T>): Promise
   try {
     return await call();
   } catch (error) {
-    if (error instanceof BrokerError) throw error;
-    if (error instanceof Error && error.name === 'AbortError') throw error;
+    // fetch() reports network failures as a TypeError; anything else (a token source's error, an
+    // abort) is passed on as it is.
+    if (!(error instanceof TypeError)) throw error;
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     throw new BrokerError(
       {

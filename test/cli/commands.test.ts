@@ -41,6 +41,8 @@ describe('workload token sources', () => {
     const result = await runCli(mintArgs(task('none')), { JIT_BROKER_URL: t.url });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^jit-broker: no workload token: /);
+    const lease = await runCli(['lease', '00000000-0000-4000-8000-000000000000'], { JIT_BROKER_URL: t.url });
+    expect(lease.stderr).toBe(result.stderr);
     for (const name of [
       '--token-file',
       'JIT_TOKEN_FILE',
