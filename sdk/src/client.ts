@@ -1,6 +1,6 @@
 // The agent's client: mint a credential for a task (waiting through a step-up approval if asked),
 // renew, revoke, complete the task, read a lease, introspect a token, and the OAuth token exchange.
-import { ApprovalRequiredError, BrokerError } from './errors.js';
+import { ApprovalRequiredError } from './errors.js';
 import { type ExchangeRequest, exchangeToken, type TokenResponse } from './exchange.js';
 import type { TokenSource } from './token-sources.js';
 import {
@@ -179,8 +179,9 @@ export class JitBroker {
     request: ExchangeRequest,
     options: WaitOptions & { wait?: boolean } = {},
   ): Promise<TokenResponse> {
-    if (this.token === undefined) return (await this.auth()) as never;
-    return exchangeToken({ url: this.url, fetch: this.fetchImpl, token: this.token }, request, options);
+    // bearer() throws the same "no workload token configured" error as every other call.
+    if (this.token === undefined) await this.auth();
+    return exchangeToken({ url: this.url, fetch: this.fetchImpl, token: this.token! }, request, options);
   }
 }
 
@@ -190,5 +191,3 @@ export function isPending(answer: IssuedCredential | PendingApproval): answer is
     (answer as IssuedCredential).credential === undefined
   );
 }
-
-export { BrokerError };
