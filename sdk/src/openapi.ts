@@ -1551,7 +1551,11 @@ export interface components {
             lease_id: string;
         };
         Problem: {
-            type: string;
+            /**
+             * @description One of the broker's problem types (closed list); the title is fixed per type
+             * @enum {string}
+             */
+            type: "urn:jit-broker:problem:bad-request" | "urn:jit-broker:problem:validation" | "urn:jit-broker:problem:request-refused" | "urn:jit-broker:problem:invalid-token" | "urn:jit-broker:problem:missing-token" | "urn:jit-broker:problem:invalid-signature" | "urn:jit-broker:problem:replayed-delivery" | "urn:jit-broker:problem:sign-in-failed" | "urn:jit-broker:problem:no-session" | "urn:jit-broker:problem:forbidden" | "urn:jit-broker:problem:cross-origin" | "urn:jit-broker:problem:csrf" | "urn:jit-broker:problem:denied" | "urn:jit-broker:problem:approval-denied" | "urn:jit-broker:problem:approval-expired" | "urn:jit-broker:problem:not-found" | "urn:jit-broker:problem:method-not-allowed" | "urn:jit-broker:problem:conflict" | "urn:jit-broker:problem:payload-too-large" | "urn:jit-broker:problem:unsupported-media-type" | "urn:jit-broker:problem:unprocessable" | "urn:jit-broker:problem:too-many-requests" | "urn:jit-broker:problem:internal" | "urn:jit-broker:problem:upstream-error" | "urn:jit-broker:problem:unavailable" | "urn:jit-broker:problem:console-not-configured";
             title: string;
             status: number;
             detail: string;
