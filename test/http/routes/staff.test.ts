@@ -11,7 +11,7 @@ import {
   deny,
   leaseState,
   requestStepUp,
-} from '../../approvals/fixtures.js';
+} from '../../helpers/approvals.js';
 import { credentialRequest, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 
 let t: TestBroker;

@@ -3,7 +3,6 @@ import type postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { groupRoleFor } from '../../../src/providers/postgres/grants.js';
 import type { PostgresCredential } from '../../../src/providers/types.js';
-import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 import {
   type CapturedProvider,
   connectAs,
@@ -11,7 +10,8 @@ import {
   issueInput,
   pgTemplate,
   providerFor,
-} from './harness.js';
+} from '../../helpers/postgres-provider.js';
+import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 
 let target: TargetDatabase;
 let captured: CapturedProvider;

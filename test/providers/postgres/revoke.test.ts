@@ -4,7 +4,6 @@ import type postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Problem } from '../../../src/problem.js';
 import type { PostgresCredential } from '../../../src/providers/types.js';
-import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 import {
   type CapturedProvider,
   connectAs,
@@ -14,7 +13,8 @@ import {
   pgTemplate,
   providerFor,
   roleExists,
-} from './harness.js';
+} from '../../helpers/postgres-provider.js';
+import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 
 let target: TargetDatabase;
 let captured: CapturedProvider;

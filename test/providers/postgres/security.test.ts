@@ -7,13 +7,6 @@ import { groupRoleFor } from '../../../src/providers/postgres/grants.js';
 import type { PgGrant } from '../../../src/providers/postgres/index.js';
 import type { PostgresCredential } from '../../../src/providers/types.js';
 import {
-  createTargetDatabase,
-  HOSTILE_TABLE,
-  QUOTE_DOT_TABLE,
-  type TargetDatabase,
-  VICTIM_TABLE,
-} from '../../helpers/target-db.js';
-import {
   type CapturedProvider,
   connectAs,
   grantFor,
@@ -21,7 +14,14 @@ import {
   pgTemplate,
   providerFor,
   roleExists,
-} from './harness.js';
+} from '../../helpers/postgres-provider.js';
+import {
+  createTargetDatabase,
+  HOSTILE_TABLE,
+  QUOTE_DOT_TABLE,
+  type TargetDatabase,
+  VICTIM_TABLE,
+} from '../../helpers/target-db.js';
 
 let target: TargetDatabase;
 let captured: CapturedProvider;

@@ -4,14 +4,14 @@
 // test/webhooks/; here every call goes through the real app and the real database.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { signWebhook } from '../../src/webhooks/signature.js';
+import { signWebhook } from '../../../src/webhooks/signature.js';
 import {
+  credentialRequest,
+  startTestBroker,
   TEST_WEBHOOK_SECRET,
   type TestBroker,
   type TestResponse,
-  credentialRequest,
-  startTestBroker,
-} from '../helpers/broker.js';
+} from '../../helpers/broker.js';
 
 const ANOMALY = '/v1/webhooks/anomaly';
 const COMPLETED = '/v1/webhooks/task-completed';
@@ -41,7 +41,10 @@ interface SignedCall {
 function sign(path: string, body: unknown, d: Delivery = {}): SignedCall {
   const raw = typeof body === 'string' ? body : JSON.stringify(body);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  const signature = d.signature === undefined ? signWebhook(d.secret ?? TEST_WEBHOOK_SECRET, raw, d.at ?? t.clock.now()) : d.signature;
+  const signature =
+    d.signature === undefined
+      ? signWebhook(d.secret ?? TEST_WEBHOOK_SECRET, raw, d.at ?? t.clock.now())
+      : d.signature;
   if (signature !== null) headers['x-broker-signature'] = signature;
   const delivery = d.delivery === undefined ? `dlv-${randomUUID()}` : d.delivery;
   if (delivery !== null) headers['x-broker-delivery'] = delivery;
@@ -82,7 +85,11 @@ async function introspect(m: Minted) {
 }
 
 async function expectRevoked(m: Minted, reason: string) {
-  expect(await lease(m)).toMatchObject({ state: 'revoked', revoke_reason: reason, revoked_at: expect.any(String) });
+  expect(await lease(m)).toMatchObject({
+    state: 'revoked',
+    revoke_reason: reason,
+    revoked_at: expect.any(String),
+  });
   expect(await introspect(m)).toEqual({ active: false });
 }
 
@@ -96,14 +103,23 @@ async function expectLive(...minted: Minted[]) {
 function expectProblem(res: TestResponse, status: number, type: string) {
   expect(res.status, res.text).toBe(status);
   expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.body).toMatchObject({ type: `urn:jit-broker:problem:${type}`, status, title: expect.any(String), detail: expect.any(String) });
+  expect(res.body).toMatchObject({
+    type: `urn:jit-broker:problem:${type}`,
+    status,
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
 }
 
 describe('POST /v1/webhooks/anomaly', () => {
   test('naming a lease revokes that lease only: it reads revoked with the reason and introspects inactive', async () => {
     const target = await mint('wh-anomaly-lease', 'task-a');
     const sibling = await mint('wh-anomaly-lease', 'task-b');
-    const res = await deliver(ANOMALY, { lease_id: target.leaseId, reason: 'token seen from an unknown ASN', severity: 'high' });
+    const res = await deliver(ANOMALY, {
+      lease_id: target.leaseId,
+      reason: 'token seen from an unknown ASN',
+      severity: 'high',
+    });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ revoked: [target.leaseId] });
     await expectRevoked(target, 'anomaly (high): token seen from an unknown ASN');
@@ -112,7 +128,11 @@ describe('POST /v1/webhooks/anomaly', () => {
 
   test('a lease id in upper case names the same lease', async () => {
     const target = await mint('wh-anomaly-upper', 'task-a');
-    const res = await deliver(ANOMALY, { lease_id: target.leaseId.toUpperCase(), reason: 'edr alert', severity: 'low' });
+    const res = await deliver(ANOMALY, {
+      lease_id: target.leaseId.toUpperCase(),
+      reason: 'edr alert',
+      severity: 'low',
+    });
     expect(res.body).toEqual({ revoked: [target.leaseId] });
     await expectRevoked(target, 'anomaly (low): edr alert');
   });
@@ -121,7 +141,11 @@ describe('POST /v1/webhooks/anomaly', () => {
     const first = await mint('wh-anomaly-agent', 'task-a');
     const second = await mint('wh-anomaly-agent', 'task-b');
     const bystander = await mint('wh-anomaly-bystander', 'task-a');
-    const res = await deliver(ANOMALY, { agent: 'wh-anomaly-agent', reason: 'prompt injection detected', severity: 'critical' });
+    const res = await deliver(ANOMALY, {
+      agent: 'wh-anomaly-agent',
+      reason: 'prompt injection detected',
+      severity: 'critical',
+    });
     expect(res.status).toBe(200);
     expect([...res.body.revoked].sort()).toEqual([first.leaseId, second.leaseId].sort());
     await expectRevoked(first, 'anomaly (critical): prompt injection detected');
@@ -133,7 +157,11 @@ describe('POST /v1/webhooks/anomaly', () => {
     const one = await mint('wh-anomaly-task-1', 'incident-7');
     const two = await mint('wh-anomaly-task-2', 'incident-7');
     const other = await mint('wh-anomaly-task-1', 'routine-1');
-    const res = await deliver(ANOMALY, { task_id: 'incident-7', reason: 'exfiltration pattern', severity: 'medium' });
+    const res = await deliver(ANOMALY, {
+      task_id: 'incident-7',
+      reason: 'exfiltration pattern',
+      severity: 'medium',
+    });
     expect([...res.body.revoked].sort()).toEqual([one.leaseId, two.leaseId].sort());
     await expectRevoked(one, 'anomaly (medium): exfiltration pattern');
     await expectRevoked(two, 'anomaly (medium): exfiltration pattern');
@@ -143,11 +171,19 @@ describe('POST /v1/webhooks/anomaly', () => {
   test('the revocation is audited as the webhook, with the request id of the call', async () => {
     const target = await mint('wh-anomaly-audit', 'task-a');
     const call = sign(ANOMALY, { lease_id: target.leaseId, reason: 'audit me', severity: 'high' });
-    const res = await t.request('POST', ANOMALY, { body: call.raw, headers: { ...call.headers, 'x-request-id': 'siem-alert-4711' } });
+    const res = await t.request('POST', ANOMALY, {
+      body: call.raw,
+      headers: { ...call.headers, 'x-request-id': 'siem-alert-4711' },
+    });
     expect(res.status).toBe(200);
-    const rows = await t.database.sql`select actor, request_id, detail from audit_events where lease_id = ${target.leaseId} and event = 'lease.revoked'`;
+    const rows = await t.database
+      .sql`select actor, request_id, detail from audit_events where lease_id = ${target.leaseId} and event = 'lease.revoked'`;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ actor: 'webhook:anomaly', request_id: 'siem-alert-4711', detail: { reason: 'anomaly (high): audit me' } });
+    expect(rows[0]).toMatchObject({
+      actor: 'webhook:anomaly',
+      request_id: 'siem-alert-4711',
+      detail: { reason: 'anomaly (high): audit me' },
+    });
   });
 
   test('an anomaly that matches nothing is accepted with an empty list, and its delivery id is spent', async () => {
@@ -171,13 +207,16 @@ describe('POST /v1/webhooks/task-completed', () => {
     await expectRevoked(first, 'task completed');
     await expectRevoked(second, 'task completed');
     await expectLive(otherTask, otherAgent);
-    const [row] = await t.database.sql`select actor from audit_events where lease_id = ${first.leaseId} and event = 'lease.revoked'`;
+    const [row] = await t.database
+      .sql`select actor from audit_events where lease_id = ${first.leaseId} and event = 'lease.revoked'`;
     expect(row!.actor).toBe('webhook:task-completed');
   });
 
   test('a second completion of the same task (a new delivery) revokes nothing more', async () => {
     const only = await mint('wh-done-twice', 'deploy-1');
-    expect((await deliver(COMPLETED, { task_id: 'deploy-1', agent: 'wh-done-twice' })).body).toEqual({ revoked: [only.leaseId] });
+    expect((await deliver(COMPLETED, { task_id: 'deploy-1', agent: 'wh-done-twice' })).body).toEqual({
+      revoked: [only.leaseId],
+    });
     // A sender's retry is signed anew: another second, another delivery id.
     t.clock.advance(1);
     const again = await deliver(COMPLETED, { task_id: 'deploy-1', agent: 'wh-done-twice' });
@@ -190,7 +229,11 @@ describe('POST /v1/webhooks/task-completed', () => {
 describe('forged calls are refused with 401 and revoke nothing', () => {
   test('signed with another secret', async () => {
     const victim = await mint('wh-forged-secret', 'task-a');
-    const res = await deliver(ANOMALY, { agent: victim.agent, reason: 'x', severity: 'high' }, { secret: 'an-attacker-guess-000000' });
+    const res = await deliver(
+      ANOMALY,
+      { agent: victim.agent, reason: 'x', severity: 'high' },
+      { secret: 'an-attacker-guess-000000' },
+    );
     expectProblem(res, 401, 'invalid-signature');
     expect(res.body.detail).toBe('signature does not match the body (wrong secret or altered body)');
     await expectLive(victim);
@@ -214,7 +257,12 @@ describe('forged calls are refused with 401 and revoke nothing', () => {
 
   test('a malformed X-Broker-Signature header', async () => {
     const victim = await mint('wh-forged-malformed', 'task-a');
-    for (const signature of ['v1=deadbeef', 't=abc,v1=00', 'sha256=0123', `t=${Math.floor(t.clock.now().getTime() / 1000)}`]) {
+    for (const signature of [
+      'v1=deadbeef',
+      't=abc,v1=00',
+      'sha256=0123',
+      `t=${Math.floor(t.clock.now().getTime() / 1000)}`,
+    ]) {
       const res = await deliver(COMPLETED, { task_id: 'task-a', agent: victim.agent }, { signature });
       expectProblem(res, 401, 'invalid-signature');
     }
@@ -224,7 +272,11 @@ describe('forged calls are refused with 401 and revoke nothing', () => {
   test('an unauthenticated caller cannot burn a delivery id the real sender will use', async () => {
     const victim = await mint('wh-forged-burn', 'task-a');
     const body = { task_id: 'task-a', agent: victim.agent };
-    expectProblem(await deliver(COMPLETED, body, { delivery: 'evt-burn-1', secret: 'wrong-secret-0000000000' }), 401, 'invalid-signature');
+    expectProblem(
+      await deliver(COMPLETED, body, { delivery: 'evt-burn-1', secret: 'wrong-secret-0000000000' }),
+      401,
+      'invalid-signature',
+    );
     const real = await deliver(COMPLETED, body, { delivery: 'evt-burn-1' });
     expect(real.status).toBe(200);
     expect(real.body).toEqual({ revoked: [victim.leaseId] });
@@ -263,28 +315,51 @@ describe('the 300 s window, on the broker clock', () => {
 describe('replays are refused with 401, in PostgreSQL, on every replica', () => {
   test('a captured call replayed after the agent started over does not revoke the new lease', async () => {
     const first = await mint('wh-replay', 'nightly');
-    const captured = sign(COMPLETED, { task_id: 'nightly', agent: 'wh-replay' }, { delivery: 'evt-replay-1' });
+    const captured = sign(
+      COMPLETED,
+      { task_id: 'nightly', agent: 'wh-replay' },
+      { delivery: 'evt-replay-1' },
+    );
     expect((await send(captured)).body).toEqual({ revoked: [first.leaseId] });
     // The task runs again tomorrow under the same id; an attacker replays yesterday's call.
     t.clock.advance(60);
     const rerun = await mint('wh-replay', 'nightly');
     const replay = await send(captured);
     expectProblem(replay, 401, 'replayed-delivery');
-    const relabelled = await send({ ...captured, headers: { ...captured.headers, 'x-broker-delivery': 'evt-replay-fresh' } });
+    const relabelled = await send({
+      ...captured,
+      headers: { ...captured.headers, 'x-broker-delivery': 'evt-replay-fresh' },
+    });
     expectProblem(relabelled, 401, 'replayed-delivery');
     await expectLive(rerun);
   });
 
   test('a delivery id is accepted once, even for a different, properly signed body', async () => {
     const victim = await mint('wh-replay-id', 'task-a');
-    expect((await deliver(ANOMALY, { agent: 'wh-nobody-2', reason: 'r', severity: 'low' }, { delivery: 'evt-reused' })).status).toBe(200);
-    const reused = await deliver(COMPLETED, { task_id: 'task-a', agent: victim.agent }, { delivery: 'evt-reused' });
+    expect(
+      (
+        await deliver(
+          ANOMALY,
+          { agent: 'wh-nobody-2', reason: 'r', severity: 'low' },
+          { delivery: 'evt-reused' },
+        )
+      ).status,
+    ).toBe(200);
+    const reused = await deliver(
+      COMPLETED,
+      { task_id: 'task-a', agent: victim.agent },
+      { delivery: 'evt-reused' },
+    );
     expectProblem(reused, 401, 'replayed-delivery');
     await expectLive(victim);
   });
 
   test('a replay sent to another replica sharing the database is refused too', async () => {
-    const replica = await startTestBroker({ database: t.database, issuers: { workload: t.issuer, staff: t.staffIssuer }, clock: t.clock });
+    const replica = await startTestBroker({
+      database: t.database,
+      issuers: { workload: t.issuer, staff: t.staffIssuer },
+      clock: t.clock,
+    });
     try {
       const victim = await mint('wh-replay-replica', 'task-a');
       const captured = sign(ANOMALY, { agent: 'wh-nobody-3', reason: 'r', severity: 'low' });
@@ -306,7 +381,9 @@ describe('malformed deliveries are refused with 400 and revoke nothing', () => {
     for (const delivery of [null, '', 'has spaces', 'x'.repeat(201), 'evt/1', 'évt']) {
       const res = await deliver(COMPLETED, body, { delivery });
       expectProblem(res, 400, 'bad-request');
-      expect(res.body.errors, String(delivery)).toEqual([{ field: 'headers.x-broker-delivery', message: expect.any(String) }]);
+      expect(res.body.errors, String(delivery)).toEqual([
+        { field: 'headers.x-broker-delivery', message: expect.any(String) },
+      ]);
     }
     await expectLive(victim);
   });
@@ -320,7 +397,11 @@ describe('malformed deliveries are refused with 400 and revoke nothing', () => {
   test('signed JSON that does not fit the schema names each bad field', async () => {
     const victim = await mint('wh-bad-body', 'task-a');
     const cases: [string, unknown, string][] = [
-      [ANOMALY, { agent: victim.agent, reason: 'r', severity: 'high', revoke_everything: true }, 'revoke_everything'],
+      [
+        ANOMALY,
+        { agent: victim.agent, reason: 'r', severity: 'high', revoke_everything: true },
+        'revoke_everything',
+      ],
       [ANOMALY, { agent: victim.agent, reason: 'r', severity: 'apocalyptic' }, 'severity'],
       [ANOMALY, { agent: victim.agent, severity: 'high' }, 'reason'],
       [ANOMALY, { agent: victim.agent, task_id: 'task-a', reason: 'r', severity: 'high' }, 'agent'],
@@ -334,21 +415,36 @@ describe('malformed deliveries are refused with 400 and revoke nothing', () => {
     for (const [path, body, field] of cases) {
       const res = await deliver(path, body);
       expectProblem(res, 400, 'validation');
-      expect(res.body.errors.map((e: { field: string }) => e.field), JSON.stringify(body)).toContain(field);
+      expect(
+        res.body.errors.map((e: { field: string }) => e.field),
+        JSON.stringify(body),
+      ).toContain(field);
     }
     await expectLive(victim);
   });
 
   test('a sender can correct a refused body and resend it under the same delivery id', async () => {
     const victim = await mint('wh-bad-then-good', 'task-a');
-    expectProblem(await deliver(COMPLETED, { task_id: 'task-a' }, { delivery: 'evt-fix-1' }), 400, 'validation');
-    const fixed = await deliver(COMPLETED, { task_id: 'task-a', agent: victim.agent }, { delivery: 'evt-fix-1' });
+    expectProblem(
+      await deliver(COMPLETED, { task_id: 'task-a' }, { delivery: 'evt-fix-1' }),
+      400,
+      'validation',
+    );
+    const fixed = await deliver(
+      COMPLETED,
+      { task_id: 'task-a', agent: victim.agent },
+      { delivery: 'evt-fix-1' },
+    );
     expect(fixed.body).toEqual({ revoked: [victim.leaseId] });
   });
 
   test('a signed body over 64 KiB is a 413 problem', async () => {
     const victim = await mint('wh-too-big', 'task-a');
-    const res = await deliver(ANOMALY, { agent: victim.agent, reason: 'x'.repeat(65 * 1024), severity: 'high' });
+    const res = await deliver(ANOMALY, {
+      agent: victim.agent,
+      reason: 'x'.repeat(65 * 1024),
+      severity: 'high',
+    });
     expectProblem(res, 413, 'payload-too-large');
     await expectLive(victim);
   });

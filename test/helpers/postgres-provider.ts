@@ -3,15 +3,15 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import postgres from 'postgres';
-import { createLogger } from '../../../src/logger.js';
-import type { PostgresTemplate } from '../../../src/providers/templates.js';
-import type { Intent } from '../../../src/core/intent.js';
+import type { Intent } from '../../src/core/intent.js';
+import { createLogger } from '../../src/logger.js';
 import {
   createPostgresProvider,
   type PgGrant,
   type PostgresProvider,
-} from '../../../src/providers/postgres/index.js';
-import type { IssueInput, PostgresCredential } from '../../../src/providers/types.js';
+} from '../../src/providers/postgres/index.js';
+import type { PostgresTemplate } from '../../src/providers/templates.js';
+import type { IssueInput, PostgresCredential } from '../../src/providers/types.js';
 
 export function pgTemplate(overrides: Partial<PostgresTemplate> = {}): PostgresTemplate {
   return {

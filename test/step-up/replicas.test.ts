@@ -11,8 +11,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestBroker, TEST_MASTER_KEY, TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
-import { BROKER_LAUNCHER } from '../helpers/broker-process.js';
 import {
   APPROVAL_POLICIES,
   APPROVAL_TEMPLATES,
@@ -20,7 +18,9 @@ import {
   collect,
   leaseState,
   requestStepUp,
-} from './fixtures.js';
+} from '../helpers/approvals.js';
+import { startTestBroker, TEST_MASTER_KEY, TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
+import { BROKER_LAUNCHER } from '../helpers/broker-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
