@@ -1,7 +1,14 @@
 // Shared setup for the approval tests: templates and policies with one- and two-approver step-up,
 // and helpers that make a step-up request and read what the broker stored about it.
 import { expect } from 'vitest';
-import { TEST_POLICIES, TEST_TEMPLATES, type TestBroker, type TestResponse } from './broker.js';
+import {
+  startTestBroker,
+  TEST_POLICIES,
+  TEST_TEMPLATES,
+  type TestBroker,
+  type TestBrokerOptions,
+  type TestResponse,
+} from './broker.js';
 
 export const APPROVAL_TEMPLATES = {
   ...TEST_TEMPLATES,
@@ -117,4 +124,9 @@ export async function auditEvents(
 ): Promise<{ event: string; actor: string; decision: string | null }[]> {
   return t.database.sql<{ event: string; actor: string; decision: string | null }[]>`
     select event, actor, decision from audit_events where lease_id = ${leaseId} order by id`;
+}
+
+/** A test broker with the approval templates and policies (one- and two-approver step-up). */
+export function startApprovalsBroker(options: TestBrokerOptions = {}): Promise<TestBroker> {
+  return startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES, ...options });
 }

@@ -1,0 +1,30 @@
+// Agents on the staff's review routes: a valid workload token is refused 403, no token or an
+// untrusted one 401.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApprovalsBroker } from '../../helpers/approvals.js';
+import type { TestBroker } from '../../helpers/broker.js';
+
+let t: TestBroker;
+
+beforeAll(async () => {
+  t = await startApprovalsBroker();
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('agents on the staff API', () => {
+  it('are refused 403 on the review routes with a valid workload token', async () => {
+    const token = await t.agentToken('agent-overreach');
+    const res = await t.request('GET', '/v1/approvals?status=pending', { token });
+    expect(res.status).toBe(403);
+    expect(res.body.type).toBe('urn:jit-broker:problem:forbidden');
+  });
+
+  it('are refused 401 with no token or a token from no trusted issuer', async () => {
+    const forged = await t.issuer.sign({ sub: 'x', aud: 'somewhere-else' });
+    expect((await t.request('GET', '/v1/approvals')).status, '/v1/approvals').toBe(401);
+    expect((await t.request('GET', '/v1/approvals', { token: forged })).status, '/v1/approvals').toBe(401);
+  });
+});

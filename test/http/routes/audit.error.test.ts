@@ -1,0 +1,23 @@
+// The staff's audit trail refuses a forged cursor and a bad lease id.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApprovalsBroker } from '../../helpers/approvals.js';
+import type { TestBroker } from '../../helpers/broker.js';
+
+let t: TestBroker;
+let staff: string;
+
+beforeAll(async () => {
+  t = await startApprovalsBroker();
+  staff = await t.staffToken('sec-lead', ['security-oncall', 'security']);
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('GET /v1/audit', () => {
+  it('refuses a forged cursor and a bad lease id', async () => {
+    expect((await t.request('GET', '/v1/audit?cursor=zzzz', { token: staff })).status).toBe(400);
+    expect((await t.request('GET', '/v1/audit?lease_id=1%20or%201=1', { token: staff })).status).toBe(400);
+  });
+});
