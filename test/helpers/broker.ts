@@ -8,12 +8,12 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { PolicyStore } from '../../src/policy/policy-store.js';
 import { policyChecks } from '../../src/policy-checks.js';
-import type { StaffConfig } from '../../src/policy-config/broker-yaml.js';
 import { createJwtProvider } from '../../src/providers/jwt/jwt-provider.js';
 import { KeyStore } from '../../src/providers/jwt/key-store.js';
 import type { ProviderRegistry } from '../../src/providers/types.js';
-import { createTestDatabase, type TestDatabase } from './db.js';
-import { createTestIssuer, issuerConfig, staffConfig, type TestIssuer } from './issuer.js';
+import type { StaffConfig } from '../../src/policy-config/broker-yaml.js';
+import { type TestDatabase, createTestDatabase } from './db.js';
+import { type TestIssuer, createTestIssuer, issuerConfig, staffConfig } from './issuer.js';
 import { DEFAULT_SCHEMA, writePolicyDir } from './policy-dir.js';
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7);
@@ -86,11 +86,7 @@ export interface TestBroker {
   logs: string[];
   agentToken(sub?: string, claims?: Record<string, unknown>): Promise<string>;
   staffToken(sub: string, groups?: string[], claims?: Record<string, unknown>): Promise<string>;
-  request(
-    method: string,
-    path: string,
-    init?: { token?: string; body?: unknown; headers?: Record<string, string> },
-  ): Promise<TestResponse>;
+  request(method: string, path: string, init?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -115,17 +111,10 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     issuers: [
       issuerConfig(issuer, {
         name: 'test',
-        attributes: {
-          namespace: ['kubernetes.io', 'namespace'],
-          service_account: ['kubernetes.io', 'serviceaccount', 'name'],
-        },
+        attributes: { namespace: ['kubernetes.io', 'namespace'], service_account: ['kubernetes.io', 'serviceaccount', 'name'] },
       }),
     ],
-    staff: staffConfig(staffIssuer, {
-      audience: STAFF_AUDIENCE,
-      client_id: 'jit-broker-console',
-      ...options.staff,
-    }),
+    staff: staffConfig(staffIssuer, { audience: STAFF_AUDIENCE, client_id: 'jit-broker-console', ...options.staff }),
     templates: options.templates ?? TEST_TEMPLATES,
     schema: options.schema ?? DEFAULT_SCHEMA,
     policies: options.policies ?? TEST_POLICIES,
@@ -206,19 +195,10 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
 }
 
 /** A valid credential request body for the default test templates. */
-export function credentialRequest(
-  overrides: Record<string, unknown> = {},
-  intent: Record<string, unknown> = {},
-) {
+export function credentialRequest(overrides: Record<string, unknown> = {}, intent: Record<string, unknown> = {}) {
   return {
     template: 'reports-api',
-    intent: {
-      task_id: 't-42',
-      purpose: 'monthly report',
-      actions: ['reports:read'],
-      resources: [],
-      ...intent,
-    },
+    intent: { task_id: 't-42', purpose: 'monthly report', actions: ['reports:read'], resources: [], ...intent },
     ...overrides,
   };
 }
