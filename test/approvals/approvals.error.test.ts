@@ -14,13 +14,14 @@ import {
   leaseState,
   PURGE_REQUEST,
   requestStepUp,
+  startApprovalsBroker,
 } from '../helpers/approvals.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 let t: TestBroker;
 
 beforeAll(async () => {
-  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+  t = await startApprovalsBroker();
 });
 
 afterAll(async () => {

@@ -3,8 +3,6 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  APPROVAL_POLICIES,
-  APPROVAL_TEMPLATES,
   approve,
   auditEvents,
   collect,
@@ -12,13 +10,14 @@ import {
   leaseState,
   PURGE_REQUEST,
   requestStepUp,
+  startApprovalsBroker,
 } from '../helpers/approvals.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
 
 let t: TestBroker;
 
 beforeAll(async () => {
-  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+  t = await startApprovalsBroker();
 });
 
 afterAll(async () => {

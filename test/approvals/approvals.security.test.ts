@@ -5,8 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_REQUEST,
-  APPROVAL_POLICIES,
-  APPROVAL_TEMPLATES,
   approve,
   auditEvents,
   collect,
@@ -14,8 +12,9 @@ import {
   leaseState,
   PURGE_REQUEST,
   requestStepUp,
+  startApprovalsBroker,
 } from '../helpers/approvals.js';
-import { STAFF_AUDIENCE, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { STAFF_AUDIENCE, type TestBroker } from '../helpers/broker.js';
 import { createTestIssuer, type TestIssuer } from '../helpers/issuer.js';
 
 const FORBIDDEN = 'urn:jit-broker:problem:forbidden';
@@ -24,7 +23,7 @@ let t: TestBroker;
 let stranger: TestIssuer;
 
 beforeAll(async () => {
-  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+  t = await startApprovalsBroker();
   stranger = await createTestIssuer({
     alg: 'ES256',
     jwks: 'file',

@@ -6,8 +6,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { verifyWebhookSignature } from '../../src/webhooks/signature.js';
-import { ADMIN_REQUEST, APPROVAL_POLICIES, APPROVAL_TEMPLATES, requestStepUp } from '../helpers/approvals.js';
-import { startTestBroker, TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
+import { ADMIN_REQUEST, requestStepUp, startApprovalsBroker } from '../helpers/approvals.js';
+import { TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -75,9 +75,7 @@ const receiver = new Receiver();
 
 beforeAll(async () => {
   await receiver.start();
-  t = await startTestBroker({
-    templates: APPROVAL_TEMPLATES,
-    policies: APPROVAL_POLICIES,
+  t = await startApprovalsBroker({
     env: { APPROVAL_WEBHOOK_URL: receiver.url, PUBLIC_URL: 'https://broker.example.com' },
   });
 });

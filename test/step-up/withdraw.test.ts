@@ -1,44 +1,24 @@
-// Every revocation reaches the step-up requests it matches: an anomaly reported for an agent, a task
-// the agent completed, a lease the agent revoked itself. A request closed this way, even one already
-// approved, can never be collected afterwards, and the closing is audited.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signWebhook } from '../../src/webhooks/signature.js';
 import {
   ADMIN_REQUEST,
-  APPROVAL_POLICIES,
-  APPROVAL_TEMPLATES,
   approve,
   auditEvents,
   collect,
   leaseState,
   type Pending,
   requestStepUp,
+  startApprovalsBroker,
 } from '../helpers/approvals.js';
-import {
-  startTestBroker,
-  TEST_WEBHOOK_SECRET,
-  type TestBroker,
-  type TestResponse,
-} from '../helpers/broker.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { webhookCalls } from '../helpers/webhooks.js';
 
 let t: TestBroker;
 beforeAll(async () => {
-  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+  t = await startApprovalsBroker();
 });
 afterAll(async () => t?.close());
 
-function webhook(path: string, body: object): Promise<TestResponse> {
-  const raw = JSON.stringify(body);
-  return t.request('POST', path, {
-    body: raw,
-    headers: {
-      'content-type': 'application/json',
-      'x-broker-signature': signWebhook(TEST_WEBHOOK_SECRET, raw, t.clock.now()),
-      'x-broker-delivery': `dlv-${randomUUID()}`,
-    },
-  });
-}
+const { deliver: webhook } = webhookCalls(() => t);
 
 const forTask = (taskId: string) => ({
   ...ADMIN_REQUEST,

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApprovalsBroker } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
+import { runCommonAuthTests } from '../../helpers/common-auth.js';
 
 let t: TestBroker;
 
@@ -28,3 +29,6 @@ describe('agents on the staff API', () => {
     expect((await t.request('GET', '/v1/audit', { token: forged })).status, '/v1/audit').toBe(401);
   });
 });
+
+runCommonAuthTests({ method: 'GET', path: '/v1/audit', kind: 'staff', broker: () => t });
+runCommonAuthTests({ method: 'GET', path: '/v1/audit/verify', kind: 'staff', broker: () => t });

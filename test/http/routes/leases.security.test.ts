@@ -1,7 +1,9 @@
 // Someone else's lease: a 404 indistinguishable from none, and never revoked by another agent;
 // every lease route needs a workload identity token.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestBroker, type TestBroker } from '../../helpers/broker.js';
+import { runCommonAuthTests } from '../../helpers/common-auth.js';
 import { agentLeaseCalls } from '../../helpers/leases.js';
 
 let t: TestBroker;
@@ -47,3 +49,13 @@ describe('POST /v1/leases/{id}/revoke', () => {
     expect((await introspect(lease.credential.token)).active).toBe(true);
   });
 });
+
+const someLease = randomUUID();
+for (const [method, path, body] of [
+  ['GET', `/v1/leases/${someLease}`, undefined],
+  ['POST', `/v1/leases/${someLease}/renew`, {}],
+  ['POST', `/v1/leases/${someLease}/revoke`, {}],
+  ['POST', '/v1/tasks/t-42/complete', undefined],
+] as const) {
+  runCommonAuthTests({ method, path, kind: 'workload', body, broker: () => t });
+}

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApprovalsBroker } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
+import { runCommonAuthTests } from '../../helpers/common-auth.js';
 import { staffCalls } from '../../helpers/staff-api.js';
 
 let t: TestBroker;
@@ -41,4 +42,13 @@ describe('agents on the staff API', () => {
     expect((await t.request('GET', '/v1/leases')).status, '/v1/leases').toBe(401);
     expect((await t.request('GET', '/v1/leases', { token: forged })).status, '/v1/leases').toBe(401);
   });
+});
+
+runCommonAuthTests({ method: 'GET', path: '/v1/leases', kind: 'staff', broker: () => t });
+runCommonAuthTests({
+  method: 'POST',
+  path: '/v1/leases/revoke',
+  kind: 'staff',
+  body: { agent: 'agent-bystander', reason: 'drill' },
+  broker: () => t,
 });
