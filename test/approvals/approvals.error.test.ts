@@ -19,14 +19,10 @@ import {
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 let t: TestBroker;
-
 beforeAll(async () => {
   t = await startApprovalsBroker();
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 describe('an approval request nobody decides', () => {
   it('expires after 15 minutes by default: the sweeper denies the lease with "approval expired"', async () => {

@@ -15,14 +15,10 @@ import {
 import type { TestBroker } from '../helpers/broker.js';
 
 let t: TestBroker;
-
 beforeAll(async () => {
   t = await startApprovalsBroker();
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 describe('a request that needs step-up', () => {
   it('is answered 202 with a pending approval and a lease waiting for it', async () => {

@@ -1,6 +1,7 @@
 // Calls the security staff's API makes in tests: mint a lease to list or revoke, introspect its
 // token, and read every page of a list endpoint; plus cursors shaped like the broker's but forged.
 import { expect } from 'vitest';
+import { startApprovalsBroker } from './approvals.js';
 import { credentialRequest, type TestBroker } from './broker.js';
 
 /** Cursors shaped like ours but not ours: garbage, an id that is no uuid, a time past any Date. */
@@ -9,6 +10,12 @@ export const FORGED_CURSORS = [
   Buffer.from(`1700000000000:${'-'.repeat(36)}`).toString('base64url'),
   Buffer.from('9999999999999999:00000000-0000-4000-8000-000000000000').toString('base64url'),
 ];
+
+/** A broker with the approval policies, and a token of a security lead (on call, in security). */
+export async function startStaffApiBroker(): Promise<{ t: TestBroker; staff: string }> {
+  const t = await startApprovalsBroker();
+  return { t, staff: await t.staffToken('sec-lead', ['security-oncall', 'security']) };
+}
 
 /** The calls, bound to the broker and staff token `current()` returns when they run. */
 export function staffCalls(current: () => { t: TestBroker; staff: string }) {

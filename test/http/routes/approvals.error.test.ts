@@ -1,20 +1,14 @@
 // The staff's list of step-up requests refuses what it did not issue.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApprovalsBroker } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
-import { FORGED_CURSORS } from '../../helpers/staff-api.js';
+import { FORGED_CURSORS, startStaffApiBroker } from '../../helpers/staff-api.js';
 
 let t: TestBroker;
 let staff: string;
-
 beforeAll(async () => {
-  t = await startApprovalsBroker();
-  staff = await t.staffToken('sec-lead', ['security-oncall', 'security']);
+  ({ t, staff } = await startStaffApiBroker());
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 describe('GET /v1/approvals', () => {
   it('refuses a cursor it did not issue, however it is forged', async () => {

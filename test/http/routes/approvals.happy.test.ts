@@ -1,27 +1,16 @@
 // The staff's list of step-up requests: filtered by status and paged with a cursor, stable while
 // new requests arrive. (Deciding and collecting are tested in test/approvals/.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ADMIN_REQUEST,
-  approve,
-  deny,
-  requestStepUp,
-  startApprovalsBroker,
-} from '../../helpers/approvals.js';
+import { ADMIN_REQUEST, approve, deny, requestStepUp } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
-import { staffCalls } from '../../helpers/staff-api.js';
+import { staffCalls, startStaffApiBroker } from '../../helpers/staff-api.js';
 
 let t: TestBroker;
 let staff: string;
-
 beforeAll(async () => {
-  t = await startApprovalsBroker();
-  staff = await t.staffToken('sec-lead', ['security-oncall', 'security']);
+  ({ t, staff } = await startStaffApiBroker());
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 const { allPages } = staffCalls(() => ({ t, staff }));
 

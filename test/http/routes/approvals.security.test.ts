@@ -7,14 +7,10 @@ import type { TestBroker } from '../../helpers/broker.js';
 import { runCommonAuthTests } from '../../helpers/common-auth.js';
 
 let t: TestBroker;
-
 beforeAll(async () => {
   t = await startApprovalsBroker();
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 describe('agents on the staff API', () => {
   it('are refused 403 on the review routes with a valid workload token', async () => {

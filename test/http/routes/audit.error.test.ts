@@ -1,19 +1,14 @@
 // The staff's audit trail refuses a forged cursor and a bad lease id.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApprovalsBroker } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
+import { startStaffApiBroker } from '../../helpers/staff-api.js';
 
 let t: TestBroker;
 let staff: string;
-
 beforeAll(async () => {
-  t = await startApprovalsBroker();
-  staff = await t.staffToken('sec-lead', ['security-oncall', 'security']);
+  ({ t, staff } = await startStaffApiBroker());
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 describe('GET /v1/audit', () => {
   it('refuses a forged cursor and a bad lease id', async () => {

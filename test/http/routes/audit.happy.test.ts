@@ -2,21 +2,16 @@
 // time, every review of a step-up request shown, sealed events exported in chain order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealAuditLog } from '../../../src/audit/audit-log.js';
-import { ADMIN_REQUEST, deny, requestStepUp, startApprovalsBroker } from '../../helpers/approvals.js';
+import { ADMIN_REQUEST, deny, requestStepUp } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
-import { staffCalls } from '../../helpers/staff-api.js';
+import { staffCalls, startStaffApiBroker } from '../../helpers/staff-api.js';
 
 let t: TestBroker;
 let staff: string;
-
 beforeAll(async () => {
-  t = await startApprovalsBroker();
-  staff = await t.staffToken('sec-lead', ['security-oncall', 'security']);
+  ({ t, staff } = await startStaffApiBroker());
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 const { mint, allPages } = staffCalls(() => ({ t, staff }));
 

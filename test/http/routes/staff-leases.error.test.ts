@@ -1,21 +1,15 @@
 // The security staff's lease API refuses bad filters, forged cursors and revokes without a filter
 // or a reason, and revokes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApprovalsBroker } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
-import { FORGED_CURSORS, staffCalls } from '../../helpers/staff-api.js';
+import { FORGED_CURSORS, staffCalls, startStaffApiBroker } from '../../helpers/staff-api.js';
 
 let t: TestBroker;
 let staff: string;
-
 beforeAll(async () => {
-  t = await startApprovalsBroker();
-  staff = await t.staffToken('sec-lead', ['security-oncall', 'security']);
+  ({ t, staff } = await startStaffApiBroker());
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 const { mint, introspect } = staffCalls(() => ({ t, staff }));
 

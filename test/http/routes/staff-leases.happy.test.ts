@@ -1,28 +1,16 @@
 // The security staff's lease API: list leases with every filter and page through them, revoke
 // leases in bulk (by agent, task or template, with counts), audited as one staff request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ADMIN_REQUEST,
-  approve,
-  collect,
-  leaseState,
-  requestStepUp,
-  startApprovalsBroker,
-} from '../../helpers/approvals.js';
+import { ADMIN_REQUEST, approve, collect, leaseState, requestStepUp } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
-import { staffCalls } from '../../helpers/staff-api.js';
+import { staffCalls, startStaffApiBroker } from '../../helpers/staff-api.js';
 
 let t: TestBroker;
 let staff: string;
-
 beforeAll(async () => {
-  t = await startApprovalsBroker();
-  staff = await t.staffToken('sec-lead', ['security-oncall', 'security']);
+  ({ t, staff } = await startStaffApiBroker());
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 const { mint, introspect, allPages } = staffCalls(() => ({ t, staff }));
 

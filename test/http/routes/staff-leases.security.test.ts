@@ -1,22 +1,16 @@
 // Agents on the staff's lease API: a valid workload token is refused 403 and changes nothing, no
 // token or an untrusted one 401.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApprovalsBroker } from '../../helpers/approvals.js';
 import type { TestBroker } from '../../helpers/broker.js';
 import { runCommonAuthTests } from '../../helpers/common-auth.js';
-import { staffCalls } from '../../helpers/staff-api.js';
+import { staffCalls, startStaffApiBroker } from '../../helpers/staff-api.js';
 
 let t: TestBroker;
 let staff: string;
-
 beforeAll(async () => {
-  t = await startApprovalsBroker();
-  staff = await t.staffToken('sec-lead', ['security-oncall', 'security']);
+  ({ t, staff } = await startStaffApiBroker());
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 const { mint, introspect } = staffCalls(() => ({ t, staff }));
 
