@@ -1,44 +1,35 @@
-// Every revocation reaches the step-up requests it matches: an anomaly reported for an agent, a task
-// the agent completed, a lease the agent revoked itself. A request closed this way, even one already
-// approved, can never be collected afterwards, and the closing is audited.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signWebhook } from '../../src/webhooks/signature.js';
-import { TEST_WEBHOOK_SECRET, type TestBroker, type TestResponse, startTestBroker } from '../helpers/broker.js';
 import {
   ADMIN_REQUEST,
-  APPROVAL_POLICIES,
-  APPROVAL_TEMPLATES,
-  type Pending,
   approve,
   auditEvents,
   collect,
   leaseState,
+  type Pending,
   requestStepUp,
-} from './fixtures.js';
+  startApprovalsBroker,
+} from '../helpers/approvals.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { webhookCalls } from '../helpers/webhooks.js';
 
 let t: TestBroker;
 beforeAll(async () => {
-  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+  t = await startApprovalsBroker();
 });
 afterAll(async () => t?.close());
 
-function webhook(path: string, body: object): Promise<TestResponse> {
-  const raw = JSON.stringify(body);
-  return t.request('POST', path, {
-    body: raw,
-    headers: {
-      'content-type': 'application/json',
-      'x-broker-signature': signWebhook(TEST_WEBHOOK_SECRET, raw, t.clock.now()),
-      'x-broker-delivery': `dlv-${randomUUID()}`,
-    },
-  });
-}
+const { deliver: webhook } = webhookCalls(() => t);
 
-const forTask = (taskId: string) => ({ ...ADMIN_REQUEST, intent: { ...ADMIN_REQUEST.intent, task_id: taskId } });
+const forTask = (taskId: string) => ({
+  ...ADMIN_REQUEST,
+  intent: { ...ADMIN_REQUEST.intent, task_id: taskId },
+});
 
 async function expectClosed(pending: Pending, reason: RegExp): Promise<void> {
-  expect(await leaseState(t, pending.leaseId)).toEqual({ state: 'denied', revoke_reason: expect.stringMatching(reason) });
+  expect(await leaseState(t, pending.leaseId)).toEqual({
+    state: 'denied',
+    revoke_reason: expect.stringMatching(reason),
+  });
   const collected = await collect(t, pending.approvalId, pending.agentToken);
   expect(collected.status, collected.text).toBe(403);
   expect(collected.body.credential).toBeUndefined();
@@ -55,7 +46,11 @@ describe('an open step-up request', () => {
     expect((await approve(t, approved.approvalId, 'sam')).status).toBe(200);
     const bystander = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-bystander' });
 
-    const res = await webhook('/v1/webhooks/anomaly', { agent, reason: 'exfiltration pattern', severity: 'high' });
+    const res = await webhook('/v1/webhooks/anomaly', {
+      agent,
+      reason: 'exfiltration pattern',
+      severity: 'high',
+    });
     expect(res.status, res.text).toBe(200);
 
     await expectClosed(waiting, /exfiltration pattern/);
@@ -68,7 +63,11 @@ describe('an open step-up request', () => {
 
   it('is closed when an anomaly names its lease id', async () => {
     const pending = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-lease-flagged' });
-    const res = await webhook('/v1/webhooks/anomaly', { lease_id: pending.leaseId, reason: 'odd source ip', severity: 'medium' });
+    const res = await webhook('/v1/webhooks/anomaly', {
+      lease_id: pending.leaseId,
+      reason: 'odd source ip',
+      severity: 'medium',
+    });
     expect(res.status, res.text).toBe(200);
     await expectClosed(pending, /odd source ip/);
   });
@@ -95,7 +94,9 @@ describe('an open step-up request', () => {
 
   it('is closed when the agent revokes its own pending lease', async () => {
     const pending = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-changed-mind' });
-    const res = await t.request('POST', `/v1/leases/${pending.leaseId}/revoke`, { token: pending.agentToken });
+    const res = await t.request('POST', `/v1/leases/${pending.leaseId}/revoke`, {
+      token: pending.agentToken,
+    });
     expect(res.status, res.text).toBe(200);
     await expectClosed(pending, /revoked by the agent/);
     const review = await approve(t, pending.approvalId, 'sam');

@@ -11,16 +11,15 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestBroker, TEST_MASTER_KEY, TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
-import { BROKER_LAUNCHER } from '../helpers/broker-process.js';
 import {
-  APPROVAL_POLICIES,
-  APPROVAL_TEMPLATES,
   auditEvents,
   collect,
   leaseState,
   requestStepUp,
-} from './fixtures.js';
+  startApprovalsBroker,
+} from '../helpers/approvals.js';
+import { TEST_MASTER_KEY, TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
+import { BROKER_LAUNCHER } from '../helpers/broker-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -109,7 +108,7 @@ async function onB(method: string, urlPath: string, token: string, body?: unknow
 }
 
 beforeAll(async () => {
-  a = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+  a = await startApprovalsBroker();
   b = await startChildBroker(a);
 }, 120_000);
 

@@ -2,12 +2,12 @@
 // to a receiver as a JSON event signed with the broker's webhook scheme, carrying a console link
 // and nothing secret; a receiver that fails or is down is retried with backoff until it takes it.
 import { once } from 'node:events';
-import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TEST_WEBHOOK_SECRET, type TestBroker, startTestBroker } from '../helpers/broker.js';
 import { verifyWebhookSignature } from '../../src/webhooks/signature.js';
-import { ADMIN_REQUEST, APPROVAL_POLICIES, APPROVAL_TEMPLATES, requestStepUp } from './fixtures.js';
+import { ADMIN_REQUEST, requestStepUp, startApprovalsBroker } from '../helpers/approvals.js';
+import { TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -75,9 +75,7 @@ const receiver = new Receiver();
 
 beforeAll(async () => {
   await receiver.start();
-  t = await startTestBroker({
-    templates: APPROVAL_TEMPLATES,
-    policies: APPROVAL_POLICIES,
+  t = await startApprovalsBroker({
     env: { APPROVAL_WEBHOOK_URL: receiver.url, PUBLIC_URL: 'https://broker.example.com' },
   });
 });
@@ -88,7 +86,9 @@ afterAll(async () => {
 });
 
 /** The broker's structured log lines about one approval's notification. */
-function notificationLogs(approvalId: string): { msg: string; attempt?: number; retryInMs?: number; attempts?: number; outcome?: string }[] {
+function notificationLogs(
+  approvalId: string,
+): { msg: string; attempt?: number; retryInMs?: number; attempts?: number; outcome?: string }[] {
   return t.logs
     .map((line) => JSON.parse(line))
     .filter((entry) => entry.approvalId === approvalId && /approval notification/.test(entry.msg));
@@ -106,7 +106,12 @@ describe('the approval notification', () => {
     const signature = event.headers['x-broker-signature'] as string;
     expect(signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     expect(() =>
-      verifyWebhookSignature({ secret: TEST_WEBHOOK_SECRET, header: signature, rawBody: event.raw, now: t.clock.now() }),
+      verifyWebhookSignature({
+        secret: TEST_WEBHOOK_SECRET,
+        header: signature,
+        rawBody: event.raw,
+        now: t.clock.now(),
+      }),
     ).not.toThrow();
     // The signature covers the body: a receiver would refuse an altered one, or another secret.
     expect(() =>
@@ -118,7 +123,12 @@ describe('the approval notification', () => {
       }),
     ).toThrow();
     expect(() =>
-      verifyWebhookSignature({ secret: 'another-secret-0123456789', header: signature, rawBody: event.raw, now: t.clock.now() }),
+      verifyWebhookSignature({
+        secret: 'another-secret-0123456789',
+        header: signature,
+        rawBody: event.raw,
+        now: t.clock.now(),
+      }),
     ).toThrow();
 
     expect(event.body).toEqual({
@@ -151,7 +161,10 @@ describe('the approval notification', () => {
     // Down: connections are refused until it comes back.
     await receiver.stop();
     await vi.waitFor(
-      () => expect(notificationLogs(pending.approvalId).filter((l) => l.msg.includes('retrying'))).toHaveLength(2),
+      () =>
+        expect(notificationLogs(pending.approvalId).filter((l) => l.msg.includes('retrying'))).toHaveLength(
+          2,
+        ),
       { timeout: 10_000, interval: 50 },
     );
     await receiver.start();
@@ -167,7 +180,10 @@ describe('the approval notification', () => {
     ]);
     expect(retries[1]!.retryInMs!).toBeGreaterThan(retries[0]!.retryInMs!);
     await vi.waitFor(() =>
-      expect(notificationLogs(pending.approvalId).at(-1)).toMatchObject({ msg: 'approval notification delivered', attempt: 3 }),
+      expect(notificationLogs(pending.approvalId).at(-1)).toMatchObject({
+        msg: 'approval notification delivered',
+        attempt: 3,
+      }),
     );
     // The receiver's URL path may be its own secret: only the origin is logged.
     expect(t.logs.join('\n')).not.toContain('/hooks/approvals');

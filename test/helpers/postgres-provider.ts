@@ -1,17 +1,19 @@
 // Shared set-up for the postgres provider tests: templates, issue inputs, a provider whose logs are
-// captured, and clients that connect with a minted credential.
+// captured, clients that connect with a minted credential, and the harness that owns them per file.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import postgres from 'postgres';
-import { createLogger } from '../../../src/logger.js';
-import type { PostgresTemplate } from '../../../src/providers/templates.js';
-import type { Intent } from '../../../src/core/intent.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { Intent } from '../../src/core/intent.js';
+import { createLogger } from '../../src/logger.js';
 import {
   createPostgresProvider,
   type PgGrant,
   type PostgresProvider,
-} from '../../../src/providers/postgres/index.js';
-import type { IssueInput, PostgresCredential } from '../../../src/providers/types.js';
+} from '../../src/providers/postgres/index.js';
+import type { PostgresTemplate } from '../../src/providers/templates.js';
+import type { IssueInput, PostgresCredential } from '../../src/providers/types.js';
+import { createTargetDatabase, type TargetDatabase } from './target-db.js';
 
 export function pgTemplate(overrides: Partial<PostgresTemplate> = {}): PostgresTemplate {
   return {
@@ -89,4 +91,65 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+export interface PostgresProviderHarness {
+  /** The target database (set in beforeAll). */
+  readonly target: TargetDatabase;
+  /** The provider under test, pointed at the target as database "orders" (set in beforeAll). */
+  readonly captured: CapturedProvider;
+  /** A client logged in with the credential; closed after each test. */
+  client(credential: PostgresCredential): postgres.Sql;
+  /** Closes the clients opened so far (before dropping a database they are logged in to). */
+  closeClients(): Promise<void>;
+}
+
+export interface PostgresProviderHarnessOptions {
+  /** Where the target lives (default: a fresh database on the machine's PostgreSQL). */
+  createTarget?: () => Promise<TargetDatabase>;
+  /** The admin URL the provider uses (default: the target's superuser URL). */
+  adminUrl?: (target: TargetDatabase) => string;
+  /** Runs after the provider is closed and the target dropped (e.g. stop a server). */
+  afterDrop?: () => Promise<void>;
+}
+
+/**
+ * Registers the file's hooks: a target database and a provider on it before all tests, the
+ * clients a test opened closed after it, provider and target gone after all.
+ */
+export function usePostgresProviderHarness(
+  options: PostgresProviderHarnessOptions = {},
+): PostgresProviderHarness {
+  let target: TargetDatabase | undefined;
+  let captured: CapturedProvider | undefined;
+  const clients: postgres.Sql[] = [];
+  beforeAll(async () => {
+    target = await (options.createTarget ?? (() => createTargetDatabase()))();
+    captured = providerFor({ orders: options.adminUrl?.(target) ?? target.url }, target.rolePrefix);
+  });
+  const closeClients = async () => {
+    await Promise.all(clients.splice(0).map((c) => c.end({ timeout: 1 })));
+  };
+  afterEach(closeClients);
+  afterAll(async () => {
+    await captured?.provider.close();
+    await target?.drop();
+    await options.afterDrop?.();
+  });
+  return {
+    get target() {
+      if (target === undefined) throw new Error('the target database is made in beforeAll');
+      return target;
+    },
+    get captured() {
+      if (captured === undefined) throw new Error('the provider is made in beforeAll');
+      return captured;
+    },
+    client(credential) {
+      const c = connectAs(credential);
+      clients.push(c);
+      return c;
+    },
+    closeClients,
+  };
 }
