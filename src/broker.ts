@@ -1,31 +1,33 @@
 // The composition root: builds the broker's services and HTTP app from its dependencies.
 // main.ts passes the real ones; tests pass the same kinds of objects over a test database.
+
+import { sql } from 'drizzle-orm';
 import { Approvals } from './approvals/approval-service.js';
-import { createApprovalNotifier } from './approvals/notifier.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { deriveConsoleSessionKey } from './console/session-key.js';
 import type { Database } from './db/client.js';
 import { readMigrations } from './db/migrate.js';
-import type { App } from './http/env.js';
 import { type AppDeps, createApp } from './http/app.js';
+import type { App } from './http/env.js';
 import { apiExtensions } from './http/extensions.js';
 import type { Verifiers } from './http/middleware/auth.js';
 import { createStaffVerifier } from './identity/staff-verifier.js';
 import { createWorkloadVerifier } from './identity/workload-verifier.js';
-import { LeaseService } from './leases/lease-service.js';
+import { Issuance } from './issuance/issuance.js';
 import { reconcileOrphanRoles } from './leases/orphan-roles.js';
-import { Revoker } from './leases/revocation.js';
-import { Sweeper } from './leases/sweeper.js';
 import type { Logger } from './logger.js';
-import { type Metrics, createMetrics } from './metrics.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import type { PolicySet } from './policy/policy-set.js';
 import type { PolicyStore } from './policy/policy-store.js';
 import { problems } from './problem.js';
 import type { KeyStore } from './providers/jwt/key-store.js';
 import type { PostgresProvider } from './providers/postgres/postgres-provider.js';
 import type { ProviderRegistry } from './providers/types.js';
-import { sql } from 'drizzle-orm';
+import { Revoker } from './revocation/revoker.js';
+import { Sweeper, type SweepTask } from './revocation/sweeper.js';
+import { createApprovalNotifier } from './step-up/notifier.js';
+import { StepUpRequests } from './step-up/step-up-requests.js';
 
 /** Orphaned roles are rare (a crash mid-issue): looking for them once a minute is plenty. */
 const ORPHAN_SWEEP_SECONDS = 60;
@@ -43,11 +45,12 @@ export interface BrokerDeps {
 
 export interface Broker {
   app: App;
-  leases: LeaseService;
+  issuance: Issuance;
   revoker: Revoker;
   sweeper: Sweeper;
   metrics: Metrics;
   verifiers: Verifiers;
+  stepUp: StepUpRequests;
   approvals: Approvals;
 }
 
@@ -55,7 +58,7 @@ export interface Broker {
 export function createVerifiers(policies: PolicyStore, clock: Clock, logger: Logger): Verifiers {
   const build = (set: PolicySet) => ({
     workload: createWorkloadVerifier(set.issuers, { policyDir: set.dir, clock, logger }),
-    staff: set.staff ? (createStaffVerifier(set.staff, { policyDir: set.dir, clock, logger })) : undefined,
+    staff: set.staff ? createStaffVerifier(set.staff, { policyDir: set.dir, clock, logger }) : undefined,
   });
   let built = build(policies.current());
   policies.onChange((set) => {
@@ -64,7 +67,10 @@ export function createVerifiers(policies: PolicyStore, clock: Clock, logger: Log
   return {
     workload: (token) => built.workload.verify(token),
     staff: (token) => {
-      if (!built.staff) throw problems.unauthorized('no staff identity provider is configured (broker.yaml has no staff: section)');
+      if (!built.staff)
+        throw problems.unauthorized(
+          'no staff identity provider is configured (broker.yaml has no staff: section)',
+        );
       return built.staff.verify(token);
     },
   };
@@ -76,27 +82,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     deps.metrics ??
     createMetrics({
       activeLeases: async () => {
-        const [row] = await database.db.execute<{ n: number }>(sql`select count(*)::int as n from leases where state = 'active'`);
+        const [row] = await database.db.execute<{ n: number }>(
+          sql`select count(*)::int as n from leases where state = 'active'`,
+        );
         return row?.n ?? 0;
       },
     });
-  const revoker = new Revoker({ db: database.db, clock, logger, providers, policies, metrics });
-  const leases = new LeaseService({ database, clock, logger, metrics, policies, providers, revoker });
-  const sweeper = new Sweeper({ database, clock, logger, metrics, revoker, intervalSeconds: deps.config.sweepIntervalSeconds });
-  sweeper.addTask('signing-keys', async () => {
-    await deps.keyStore.refresh();
-    return 0;
-  });
-  const postgres = providers.postgres as PostgresProvider | undefined;
-  const targets = Object.keys(deps.config.targetUrls);
-  if (postgres && targets.length > 0) {
-    let lastRun = Number.NEGATIVE_INFINITY;
-    sweeper.addTask('postgres-orphans', async (now) => {
-      if (now.getTime() - lastRun < ORPHAN_SWEEP_SECONDS * 1000) return 0;
-      lastRun = now.getTime();
-      return reconcileOrphanRoles(database.db, postgres, targets, logger);
-    });
-  }
   const notifier = deps.config.approvalWebhookUrl
     ? createApprovalNotifier({
         url: deps.config.approvalWebhookUrl,
@@ -106,9 +97,36 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         logger,
       })
     : undefined;
-  const approvals = new Approvals({ database, clock, logger, metrics, policies, leases, revoker, notifier });
-  approvals.install();
-  sweeper.addTask('approvals', (now) => approvals.expire(now));
+  const stepUp = new StepUpRequests({ database, clock, logger, notifier });
+  const revoker = new Revoker({ db: database.db, clock, logger, providers, policies, metrics, stepUp });
+  const issuance = new Issuance({ database, clock, logger, metrics, policies, providers, stepUp });
+  const approvals = new Approvals({ database, clock, logger, metrics, policies, issuance, stepUp });
+  const tasks: Record<string, SweepTask> = {
+    'signing-keys': async () => {
+      await deps.keyStore.refresh();
+      return 0;
+    },
+    approvals: (now) => stepUp.expire(now),
+  };
+  const postgres = providers.postgres as PostgresProvider | undefined;
+  const targets = Object.keys(deps.config.targetUrls);
+  if (postgres && targets.length > 0) {
+    let lastRun = Number.NEGATIVE_INFINITY;
+    tasks['postgres-orphans'] = async (now) => {
+      if (now.getTime() - lastRun < ORPHAN_SWEEP_SECONDS * 1000) return 0;
+      lastRun = now.getTime();
+      return reconcileOrphanRoles(database.db, postgres, targets, logger);
+    };
+  }
+  const sweeper = new Sweeper({
+    database,
+    clock,
+    logger,
+    metrics,
+    revoker,
+    intervalSeconds: deps.config.sweepIntervalSeconds,
+    tasks,
+  });
   const verifiers = createVerifiers(policies, clock, logger);
   const migrationTags = (await readMigrations()).map((m) => m.tag);
   const appDeps: AppDeps = {
@@ -119,7 +137,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     metrics,
     policies,
     keyStore: deps.keyStore,
-    leases,
+    issuance,
     revoker,
     verifiers,
     migrationTags,
@@ -127,5 +145,5 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     consoleSessionKey: deriveConsoleSessionKey(deps.config.masterKey, logger),
   };
   const app = createApp({ ...appDeps, extensions: apiExtensions(appDeps) });
-  return { app, leases, revoker, sweeper, metrics, verifiers, approvals };
+  return { app, issuance, revoker, sweeper, metrics, verifiers, stepUp, approvals };
 }

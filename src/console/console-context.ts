@@ -8,7 +8,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { AppEnv } from '../http/env.js';
-import type { Revoker } from '../leases/revocation.js';
+import type { Revoker } from '../revocation/revoker.js';
 import type { Logger } from '../logger.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem } from '../problem.js';

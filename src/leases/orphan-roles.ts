@@ -26,7 +26,10 @@ export async function reconcileOrphanRoles(
         dropped++;
         logger.warn({ leaseId: id, target }, 'dropped an orphaned database role');
       } catch (error) {
-        logger.warn({ leaseId: id, target, err: error }, 'could not drop an orphaned database role; will retry');
+        logger.warn(
+          { leaseId: id, target, err: error },
+          'could not drop an orphaned database role; will retry',
+        );
       }
     }
   }

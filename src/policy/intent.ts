@@ -39,3 +39,15 @@ export function toIntent(parsed: z.output<typeof intentSchema>): Intent {
     resources: [...new Set(parsed.resources)],
   };
 }
+
+/** The intent as the API, the audit log and Cedar's context spell it. */
+export interface IntentWire {
+  task_id: string;
+  purpose: string;
+  actions: string[];
+  resources: string[];
+}
+
+export function toIntentWire(intent: Intent): IntentWire {
+  return { task_id: intent.taskId, purpose: intent.purpose, actions: intent.actions, resources: intent.resources };
+}

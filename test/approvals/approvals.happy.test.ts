@@ -118,7 +118,7 @@ describe('a request that needs step-up', () => {
     const pending = await requestStepUp(t);
     const started = Date.now();
     const waiting = collect(t, pending.approvalId, pending.agentToken, 30);
-    await vi.waitFor(() => expect(t.broker.approvals.events.parked(pending.approvalId)).toBe(1));
+    await vi.waitFor(() => expect(t.broker.stepUp.events.parked(pending.approvalId)).toBe(1));
     expect((await approve(t, pending.approvalId, 'sam')).status).toBe(200);
     const res = await waiting;
     expect(res.status).toBe(201);
@@ -130,13 +130,13 @@ describe('a request that needs step-up', () => {
     const res = await collect(t, pending.approvalId, pending.agentToken, 1);
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('pending');
-    expect(t.broker.approvals.events.parked(pending.approvalId)).toBe(0);
+    expect(t.broker.stepUp.events.parked(pending.approvalId)).toBe(0);
   });
 
   it("is denied with the reviewer's reason, which the agent receives as a 403", async () => {
     const pending = await requestStepUp(t);
     const waiting = collect(t, pending.approvalId, pending.agentToken, 30);
-    await vi.waitFor(() => expect(t.broker.approvals.events.parked(pending.approvalId)).toBe(1));
+    await vi.waitFor(() => expect(t.broker.stepUp.events.parked(pending.approvalId)).toBe(1));
     const denied = await deny(t, pending.approvalId, 'sam', 'no ticket for this change');
     expect(denied.status).toBe(200);
     expect(denied.body).toMatchObject({ status: 'denied', decided_by: 'sam', reason: 'no ticket for this change' });

@@ -130,7 +130,7 @@ describe('two broker processes sharing one database', () => {
     const pending = await requestStepUp(a);
     const started = Date.now();
     const waiting = collect(a, pending.approvalId, pending.agentToken, 30);
-    await vi.waitFor(() => expect(a.broker.approvals.events.parked(pending.approvalId)).toBe(1));
+    await vi.waitFor(() => expect(a.broker.stepUp.events.parked(pending.approvalId)).toBe(1));
 
     const approved = await onB(
       'POST',
@@ -181,7 +181,7 @@ describe('two broker processes sharing one database', () => {
   it("wake A's long-poll with the reviewer's reason when staff deny on B", async () => {
     const pending = await requestStepUp(a);
     const waiting = collect(a, pending.approvalId, pending.agentToken, 30);
-    await vi.waitFor(() => expect(a.broker.approvals.events.parked(pending.approvalId)).toBe(1));
+    await vi.waitFor(() => expect(a.broker.stepUp.events.parked(pending.approvalId)).toBe(1));
     const denied = await onB(
       'POST',
       `/v1/approvals/${pending.approvalId}/deny`,

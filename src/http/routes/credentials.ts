@@ -2,7 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { HumanIdentity } from '../../identity/types.js';
-import type { LeaseService } from '../../leases/lease-service.js';
+import type { Issuance } from '../../issuance/issuance.js';
 import { intentSchema, toIntent } from '../../policy/intent.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
@@ -66,7 +66,7 @@ const route = createRoute({
   },
 });
 
-export function registerCredentialRoutes(app: App, deps: { leases: LeaseService; verifiers: Verifiers }) {
+export function registerCredentialRoutes(app: App, deps: { issuance: Issuance; verifiers: Verifiers }) {
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
     const key = idempotencyKey(c.req.header('idempotency-key'));
@@ -85,7 +85,7 @@ export function registerCredentialRoutes(app: App, deps: { leases: LeaseService;
         throw error;
       }
     }
-    const outcome = await deps.leases.mint({
+    const outcome = await deps.issuance.mint({
       identity,
       templateName: body.template,
       intent: toIntent(body.intent),

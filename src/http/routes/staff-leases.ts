@@ -8,7 +8,7 @@ import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
 import { LEASE_STATES, leases } from '../../db/schema/index.js';
 import { toLeaseDetailView } from '../../leases/lease-view.js';
-import type { Revoker } from '../../leases/revocation.js';
+import type { Revoker } from '../../revocation/revoker.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
 import { jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';

@@ -5,7 +5,7 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
-import type { Revoker, RevocationFilter } from '../../leases/revocation.js';
+import type { Revoker, RevocationFilter } from '../../revocation/revoker.js';
 import { problems } from '../../problem.js';
 import type { DbOrTx } from '../../db/client.js';
 import { authenticateWebhook } from '../../webhooks/authenticate.js';

@@ -8,7 +8,15 @@ import type { DbOrTx } from '../db/client.js';
 import { approvals, leases } from '../db/schema/index.js';
 import { approvalAudit } from './approval-audit.js';
 import { closeApproval, lockApproval } from './approval-store.js';
-import type { ApprovalWithdrawFilter } from './types.js';
+
+/** Which open requests a bulk revocation closes (at least one field). */
+export interface ApprovalWithdrawFilter {
+  leaseIds?: string[];
+  agent?: string;
+  agentIssuer?: string;
+  taskId?: string;
+  template?: string;
+}
 
 export interface WithdrawInput {
   /** Audit actor of the revocation: `staff:<sub>`, `webhook:anomaly`, `agent:<sub>`. */
@@ -53,7 +61,9 @@ export async function withdrawMatching(tx: DbOrTx, input: WithdrawInput): Promis
       at: now,
       reason,
       decidedBy: actor.replace(/^staff:/, ''),
-      denyLeaseReason: actor.startsWith('staff:') ? `denied by a reviewer: ${reason}` : `withdrawn: ${reason}`,
+      denyLeaseReason: actor.startsWith('staff:')
+        ? `denied by a reviewer: ${reason}`
+        : `withdrawn: ${reason}`,
     });
     const base = {
       at: now,

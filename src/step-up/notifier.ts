@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signWebhook } from '../webhooks/signature.js';
-import type { ApprovalView } from './types.js';
+import type { ApprovalView } from './approval-view.js';
 
 export interface ApprovalNotifier {
   /** Queues the "pending" notification for a new request; returns at once. */

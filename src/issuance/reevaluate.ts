@@ -3,11 +3,10 @@
 // again when the agent collects (the credential is minted under the policy in force then).
 import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
-import { decide, type Verdict } from '../leases/decide.js';
-import type { LeaseService } from '../leases/lease-service.js';
 import type { Template } from '../policy/broker-config.js';
-import type { PolicyStore } from '../policy/policy-store.js';
 import type { AnyProvider } from '../providers/types.js';
+import { decide, type Verdict } from './decide.js';
+import { type IssuanceDeps, providerFor } from './issuance-deps.js';
 
 export type Reevaluation =
   | { outcome: 'deny'; verdict: Extract<Verdict, { outcome: 'deny' }> }
@@ -19,8 +18,7 @@ export type Reevaluation =
     };
 
 export function decideApproved(
-  policies: PolicyStore,
-  leaseService: LeaseService,
+  { policies, providers }: Pick<IssuanceDeps, 'policies' | 'providers'>,
   lease: Lease,
   identity: WorkloadIdentity,
 ): Reevaluation {
@@ -33,7 +31,7 @@ export function decideApproved(
       verdict: { outcome: 'deny', policies: [], reasons: [reason], policyVersion: policySet.version },
     };
   }
-  const provider = leaseService.provider(template.provider);
+  const provider = providerFor(providers, template.provider);
   const verdict = decide(policySet, provider, {
     action: 'mint',
     identity,

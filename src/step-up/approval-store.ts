@@ -22,18 +22,6 @@ export interface ApprovalRecord {
 
 export const APPROVAL_PAGE_MAX = 500;
 
-/** The lease and approval of a new step-up request, written together. */
-export async function insertPending(
-  tx: DbOrTx,
-  lease: typeof leases.$inferInsert,
-  approval: typeof approvals.$inferInsert,
-): Promise<ApprovalRecord> {
-  const [written] = await tx.insert(leases).values(lease).returning();
-  const [inserted] = await tx.insert(approvals).values(approval).returning();
-  await notifyApprovalChanged(tx, approval.id);
-  return { approval: inserted!, lease: written! };
-}
-
 /** Locks the approval, then its lease (FOR UPDATE): the start of every decision. */
 export async function lockApproval(tx: DbOrTx, approvalId: string): Promise<ApprovalRecord | undefined> {
   const [approval] = await tx.select().from(approvals).where(eq(approvals.id, approvalId)).for('update');

@@ -1,7 +1,40 @@
 // The JSON shape of a step-up request as staff see it (API and console). Built from the approval,
 // its lease and its votes; never holds a secret (leases hold none).
-import type { Approval, ApprovalVote, Lease } from '../db/schema/index.js';
-import type { ApprovalView } from './types.js';
+import type { Approval, ApprovalStatus, ApprovalVote, Lease, LeaseState } from '../db/schema/index.js';
+
+export interface ApprovalVoteView {
+  approver: string;
+  reason: string | null;
+  at: string;
+}
+
+/** What staff see of a step-up request (API JSON and console). Never a secret. */
+export interface ApprovalView {
+  approval_id: string;
+  status: ApprovalStatus;
+  lease_id: string;
+  /** `pending_approval` until the credential is collected: an approved request can still be withdrawn. */
+  lease_state: LeaseState;
+  template: string;
+  agent: string;
+  agent_issuer: string;
+  on_behalf_of: { sub: string; issuer: string } | null;
+  intent: { task_id: string; purpose: string; actions: string[]; resources: string[] };
+  ttl_seconds: number;
+  /** Policies that decided, and why step-up was asked (the group and the number of approvers). */
+  policies: string[];
+  policy_version: string;
+  group: string;
+  required_approvals: number;
+  approvals: ApprovalVoteView[];
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+  /** The staff subject whose vote or denial decided; null when policy or expiry decided. */
+  decided_by: string | null;
+  /** The reviewer's reason, or why policy or expiry closed the request. */
+  reason: string | null;
+}
 
 /** What the approval row's `context` records when the request is made. */
 export interface ApprovalContext {

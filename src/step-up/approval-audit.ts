@@ -2,8 +2,6 @@
 // approved, denied, expired, collected. Each is written in the transaction of the state change it records.
 import type { AuditEntry } from '../audit/audit-log.js';
 import type { Approval, Lease } from '../db/schema/index.js';
-import type { HumanIdentity } from '../identity/types.js';
-import type { Problem } from '../problem.js';
 
 export type ApprovalEvent =
   | 'approval.requested'
@@ -53,24 +51,4 @@ export function approvalAudit(
       ...input.detail,
     },
   };
-}
-
-/** A refused review is audited too: self-approval attempts are what an auditor looks for first. */
-export function refusalAudit(
-  record: { approval: Approval; lease: Lease },
-  staff: HumanIdentity,
-  attempted: 'approve' | 'deny',
-  refused: Problem,
-  at: Date,
-  requestId: string,
-): AuditEntry {
-  return approvalAudit(record.approval, record.lease, {
-    event: 'approval.refused',
-    at,
-    actor: `staff:${staff.subject}`,
-    requestId,
-    decision: 'refused',
-    reasons: [refused.detail ?? refused.title],
-    detail: { attempted, staff_issuer: staff.issuer },
-  });
 }

@@ -6,11 +6,14 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import type { Db, DbOrTx } from '../db/client.js';
-import type { RevokeOutcome } from '../db/schema/index.js';
+import type { Lease, RevokeOutcome } from '../db/schema/index.js';
+import type { WorkloadIdentity } from '../identity/types.js';
+import { getOwnedLease } from '../leases/lease-reads.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { ProviderRegistry } from '../providers/types.js';
-import type { Metrics } from '../metrics.js';
+import type { StepUpRequests } from '../step-up/step-up-requests.js';
 
 /** While one replica calls the provider, the lease is hidden from the others this long. */
 const CLAIM_SECONDS = 60;
@@ -53,6 +56,11 @@ export interface RevocationDeps {
   providers: ProviderRegistry;
   policies: PolicyStore;
   metrics: Metrics;
+  /**
+   * Closes the open step-up requests a revocation matches, inside the revocation's transaction,
+   * so that a cut-off agent cannot later collect a credential it asked for before.
+   */
+  stepUp: Pick<StepUpRequests, 'withdraw'>;
 }
 
 /** `column in (...)`; drizzle expands an array into a parenthesised list, and `in ()` is invalid. */
@@ -71,18 +79,6 @@ export function filterSql(f: RevocationFilter): SQL {
   return sql.join(parts, sql` and `);
 }
 
-/**
- * Closes the open step-up requests a revocation matches, inside the revocation's transaction, so
- * that a cut-off agent cannot later collect a credential it asked for before. Returns their ids.
- */
-export type RequestWithdrawer = (
-  tx: DbOrTx,
-  filter: RevocationFilter,
-  reason: string,
-  actor: string,
-  requestId: string | undefined,
-) => Promise<string[]>;
-
 export interface RevokeResult {
   /** Lease ids marked for revocation. */
   revoked: string[];
@@ -91,14 +87,7 @@ export interface RevokeResult {
 }
 
 export class Revoker {
-  private withdrawer?: RequestWithdrawer;
-
   constructor(private readonly deps: RevocationDeps) {}
-
-  /** Installed by the approvals service; without it there are no step-up requests to close. */
-  setRequestWithdrawer(withdrawer: RequestWithdrawer): void {
-    this.withdrawer = withdrawer;
-  }
 
   private sideEffectFree(): string[] {
     return Object.values(this.deps.providers)
@@ -143,7 +132,8 @@ export class Revoker {
       select id, state, provider, template, revocation, revoke_outcome from upd`);
     const marked = [...rows];
     for (const row of marked) {
-      if (row.state !== 'revoking') this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.state });
+      if (row.state !== 'revoking')
+        this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.state });
     }
     return marked;
   }
@@ -235,17 +225,35 @@ export class Revoker {
       skipLocked: false,
       states: ['active', 'issuing'],
     };
-    const withdrawer = this.withdrawer;
-    const { rows, withdrawn } =
-      before || withdrawer
-        ? await this.deps.db.transaction(async (tx) => {
-            await before?.(tx);
-            const closed = withdrawer ? await withdrawer(tx, filter, reason, actor, requestId) : [];
-            return { rows: await this.mark(options, tx), withdrawn: closed };
-          })
-        : { rows: await this.mark(options), withdrawn: [] };
+    const { rows, withdrawn } = await this.deps.db.transaction(async (tx) => {
+      await before?.(tx);
+      const closed = await this.deps.stepUp.withdraw(tx, filter, reason, actor, requestId);
+      return { rows: await this.mark(options, tx), withdrawn: closed };
+    });
     await this.confirm(rows);
     return { revoked: rows.map((r) => r.id), withdrawn };
+  }
+
+  /** An agent revokes one of its own leases; someone else's is a 404. */
+  async revokeOwned(identity: WorkloadIdentity, leaseId: string, requestId: string): Promise<Lease> {
+    await getOwnedLease(this.deps.db, identity, leaseId);
+    await this.revoke(
+      { leaseIds: [leaseId] },
+      'revoked by the agent',
+      `agent:${identity.subject}`,
+      requestId,
+    );
+    return getOwnedLease(this.deps.db, identity, leaseId);
+  }
+
+  /** Every live lease of the agent's task; returns the lease ids revoked. */
+  completeTask(identity: WorkloadIdentity, taskId: string, requestId: string): Promise<string[]> {
+    return this.revoke(
+      { agent: identity.subject, agentIssuer: identity.issuer, taskId },
+      'task completed',
+      `agent:${identity.subject}`,
+      requestId,
+    );
   }
 
   /** Sweeper: claims revocations whose retry time has come and tries the provider again. */

@@ -55,7 +55,9 @@ export function decide(policySet: PolicySet, provider: AnyProvider, input: Decid
     return {
       outcome: 'deny',
       policies: decision.policies,
-      reasons: [`the policy caps the TTL at ${cap} s but ${template.provider} credentials last at least ${minimum} s`],
+      reasons: [
+        `the policy caps the TTL at ${cap} s but ${template.provider} credentials last at least ${minimum} s`,
+      ],
       policyVersion,
     };
   }

@@ -9,7 +9,7 @@ import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { DELIVERY_RETENTION_SECONDS, pruneDeliveries } from '../webhooks/delivery-store.js';
-import type { Revoker } from './revocation.js';
+import type { Revoker } from './revoker.js';
 
 const BATCH = 1000;
 /**
@@ -39,18 +39,15 @@ export interface SweeperDeps {
   metrics: Metrics;
   revoker: Revoker;
   intervalSeconds: number;
+  /** Further periodic work, by name (approval expiry, provider reconciliation, key refresh). */
+  tasks?: Readonly<Record<string, SweepTask>>;
 }
 
 export class Sweeper {
   #task: ScheduledTask | undefined;
   #running: Promise<SweepReport> | undefined;
-  readonly #tasks = new Map<string, SweepTask>();
 
   constructor(private readonly deps: SweeperDeps) {}
-
-  addTask(name: string, task: SweepTask): void {
-    this.#tasks.set(name, task);
-  }
 
   start(): void {
     const seconds = this.deps.intervalSeconds;
@@ -113,7 +110,7 @@ export class Sweeper {
     report.abandoned = abandoned.length;
 
     report.retried = await revoker.retryDue(BATCH);
-    for (const [name, task] of this.#tasks) {
+    for (const [name, task] of Object.entries(this.deps.tasks ?? {})) {
       try {
         report.extra[name] = await task(now);
       } catch (error) {

@@ -1,0 +1,19 @@
+// What a mint asks for and what it gives back, whichever front door (REST, token endpoint) asked.
+import type { Lease } from '../db/schema/index.js';
+import type { HumanIdentity, WorkloadIdentity } from '../identity/types.js';
+import type { Intent } from '../policy/intent.js';
+import type { Credential } from '../providers/types.js';
+
+export interface MintInput {
+  identity: WorkloadIdentity;
+  templateName: string;
+  intent: Intent;
+  ttlSeconds: number | undefined;
+  onBehalfOf: HumanIdentity | undefined;
+  idempotencyKey: string | undefined;
+  requestId: string;
+}
+
+export type MintOutcome =
+  | { status: 'issued'; lease: Lease; credential: Credential }
+  | { status: 'pending'; approvalId: string; lease: Lease };

@@ -1,0 +1,29 @@
+// Reads of lease rows for the API: an agent's own lease (someone else's is a 404, never a 403),
+// and any lease by id for staff and the console.
+import { and, eq } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.js';
+import { type Lease, leases } from '../db/schema/index.js';
+import type { WorkloadIdentity } from '../identity/types.js';
+import { problems } from '../problem.js';
+
+/** The caller's own lease, or 404 (someone else's lease must not be distinguishable from none). */
+export async function getOwnedLease(db: DbOrTx, identity: WorkloadIdentity, leaseId: string): Promise<Lease> {
+  const [row] = await db
+    .select()
+    .from(leases)
+    .where(
+      and(
+        eq(leases.id, leaseId),
+        eq(leases.agent, identity.subject),
+        eq(leases.agentIssuer, identity.issuer),
+      ),
+    )
+    .limit(1);
+  if (!row) throw problems.notFound(`no lease ${leaseId}`);
+  return row;
+}
+
+export async function getLease(db: DbOrTx, leaseId: string): Promise<Lease | undefined> {
+  const [row] = await db.select().from(leases).where(eq(leases.id, leaseId)).limit(1);
+  return row;
+}
