@@ -20,6 +20,8 @@ export interface ProblemInit {
   headers?: Record<string, string>;
   /** The underlying error: logged, never sent. */
   cause?: unknown;
+  /** A machine-readable refinement for callers inside the broker (e.g. `ceiling`); not rendered. */
+  code?: string;
 }
 
 export class Problem extends Error {
@@ -30,6 +32,7 @@ export class Problem extends Error {
   readonly errors: FieldError[] | undefined;
   readonly extensions: Record<string, unknown>;
   readonly headers: Record<string, string>;
+  readonly code: string | undefined;
 
   constructor(init: ProblemInit) {
     super(init.detail ?? init.title, init.cause === undefined ? undefined : { cause: init.cause });
@@ -41,6 +44,7 @@ export class Problem extends Error {
     this.errors = init.errors;
     this.extensions = init.extensions ?? {};
     this.headers = init.headers ?? {};
+    this.code = init.code;
   }
 }
 
@@ -74,13 +78,14 @@ export const problems = {
     }),
   forbidden: (detail: string, extensions?: Record<string, unknown>) =>
     new Problem({ status: 403, type: 'forbidden', title: 'Forbidden', detail, extensions }),
-  denied: (detail: string, policies: string[], reasons: string[]) =>
+  denied: (detail: string, policies: string[], reasons: string[], code?: 'ceiling' | 'delegation') =>
     new Problem({
       status: 403,
       type: 'denied',
       title: 'Request denied by policy',
       detail,
       extensions: { policies, reasons },
+      code,
     }),
   notFound: (detail: string) => new Problem({ status: 404, type: 'not-found', title: 'Not found', detail }),
   conflict: (detail: string) => new Problem({ status: 409, type: 'conflict', title: 'Conflict', detail }),

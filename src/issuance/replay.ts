@@ -11,6 +11,7 @@ import type { Template } from '../policy/broker-config.js';
 import { problems } from '../problem.js';
 import type { AnyProvider } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';
+import { providerInput } from './issue-lease.js';
 import type { MintInput, MintOutcome } from './mint-types.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -24,6 +25,8 @@ export function requestHash(input: MintInput): string {
     input.intent.resources,
     input.ttlSeconds ?? null,
     input.onBehalfOf ? [input.onBehalfOf.issuer, input.onBehalfOf.subject] : null,
+    // Token endpoint requests: a different parent or token type is a different request.
+    ...(input.delegation || input.tokenType ? [input.delegation?.parentLeaseId ?? null, input.tokenType ?? null] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -84,16 +87,9 @@ export async function replay(
   }
   if (template.provider !== existing.provider)
     throw problems.conflict('the template of this lease has changed provider');
-  const issued = await provider.issue({
-    leaseId: existing.id,
-    template,
-    grant: existing.grant,
-    agent: { subject: existing.agent, issuer: existing.agentIssuer },
-    onBehalfOf: existing.onBehalfOf ?? undefined,
-    taskId: existing.taskId,
-    issuedAt: existing.issuedAt ?? existing.createdAt,
-    expiresAt: existing.expiresAt,
-  });
+  const issued = await provider.issue(
+    providerInput(existing, template, existing.issuedAt ?? existing.createdAt, existing.expiresAt),
+  );
   await recordAudit(deps.database.db, {
     at: deps.clock.now(),
     event: 'lease.replayed',

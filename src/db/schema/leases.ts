@@ -48,6 +48,8 @@ export interface LeaseDelegation {
   /** `sub` of the minted token: the subject of the chain's first token. */
   subject: string;
   act: ActClaim;
+  /** ISO time: the parent's expiry when this link was minted; the lease never outlives it. */
+  notAfter: string;
 }
 
 /** What the jwt provider signs: an access token, or a transaction token for the trust domain. */
