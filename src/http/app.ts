@@ -24,7 +24,11 @@ import { registerIntrospectionRoute } from './routes/introspect.js';
 import { registerLeaseRoutes } from './routes/leases.js';
 import { registerStaffLeaseRoutes } from './routes/staff-leases.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerTokenRoute } from './routes/token.js';
 import { registerWellKnownRoutes } from './routes/well-known.js';
+import { TOKEN_PATH } from '../oauth/metadata.js';
+import { createTokenEndpoint } from '../oauth/token-endpoint-deps.js';
+import { renderOAuthError } from './oauth-error-response.js';
 
 export interface AppDeps {
   config: Config;
@@ -88,7 +92,8 @@ export function createApp(deps: AppDeps): App {
     setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
   });
   app.use('*', limitBody());
-  app.onError((error, c) => renderProblem(c, error));
+  // The token endpoint speaks OAuth (RFC 6749 §5.2) in every refusal, a 413 from limitBody included.
+  app.onError((error, c) => (c.req.path === TOKEN_PATH ? renderOAuthError(c, error) : renderProblem(c, error)));
   app.notFound((c) => {
     const allow = allowedMethods(app, c.req.path);
     if (allow.length > 0) {
@@ -134,6 +139,13 @@ export function createApp(deps: AppDeps): App {
   app.use('/v1/audit/*', staff);
 
   registerCredentialRoutes(app, deps);
+  registerTokenRoute(app, {
+    tokenEndpoint: createTokenEndpoint({
+      ...deps,
+      approvals: deps.approvals,
+      txnTokenAudience: deps.config.txnTokenAudience,
+    }),
+  });
   registerStaffLeaseRoutes(app, deps);
   registerLeaseRoutes(app, deps);
   registerIntrospectionRoute(app, deps);

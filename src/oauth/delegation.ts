@@ -6,6 +6,7 @@ import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/client.js';
 import { type ActClaim, type Lease, leases } from '../db/schema/index.js';
+import type { MintDelegation } from '../issuance/mint-types.js';
 import type { Intent } from '../policy/intent.js';
 import { UUID } from './uuid.js';
 import { oauthErrors } from './errors.js';
@@ -13,17 +14,6 @@ import { oauthErrors } from './errors.js';
 export interface ParentToken {
   lease: Lease;
   claims: JWTPayload;
-}
-
-/** What a delegated lease records and its token carries. */
-export interface DelegationLink {
-  parentLeaseId: string;
-  depth: number;
-  chain: string[];
-  subject: string;
-  act: ActClaim;
-  /** The new lease may not outlive its parent. */
-  notAfter: Date;
 }
 
 export interface ParentDeps {
@@ -52,7 +42,7 @@ export async function resolveParent(deps: ParentDeps, token: string): Promise<Pa
 }
 
 /** The chain one link longer: the sub-agent is the new outermost actor. */
-export function extendChain(parent: ParentToken, subAgent: string): DelegationLink {
+export function extendChain(parent: ParentToken, subAgent: string): MintDelegation {
   const { lease } = parent;
   const previous = lease.delegation;
   const parentActor: ActClaim = previous?.act ?? { sub: lease.agent };
@@ -62,7 +52,7 @@ export function extendChain(parent: ParentToken, subAgent: string): DelegationLi
     chain: [...(previous?.chain ?? [lease.agent]), subAgent],
     subject: previous?.subject ?? lease.onBehalfOf?.sub ?? lease.agent,
     act: { sub: subAgent, act: parentActor },
-    notAfter: lease.expiresAt,
+    notAfter: lease.expiresAt.toISOString(),
   };
 }
 

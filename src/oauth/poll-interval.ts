@@ -36,8 +36,3 @@ export async function claimPoll(
   const found = await db.execute<{ id: string }>(sql`select a.id from approvals a, leases l where ${mine}`);
   return found.length > 0 ? 'slow_down' : 'unknown';
 }
-
-/** The request that opened the step-up counts as the first poll. */
-export async function markPolled(db: DbOrTx, approvalId: string, now: Date): Promise<void> {
-  await db.execute(sql`update approvals set last_polled_at = ${now.toISOString()}::timestamptz where id = ${approvalId}::uuid`);
-}

@@ -10,10 +10,10 @@ import type { Intent } from '../policy/intent.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { Credential } from '../providers/types.js';
 import { handleCibaPoll } from './ciba-grant.js';
-import type { DelegationLink, ParentDeps } from './delegation.js';
+import type { MintDelegation } from '../issuance/mint-types.js';
+import type { ParentDeps } from './delegation.js';
 import { oauthErrors } from './errors.js';
 import { type TokenForm, required } from './form.js';
-import { markPolled } from './poll-interval.js';
 import { handleJwtBearer, handleTokenExchange } from './token-exchange.js';
 import { type TokenResponse, responseFor } from './token-response.js';
 import { GRANT_CIBA, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, POLL_INTERVAL_SECONDS, isGrantType } from './vocabulary.js';
@@ -25,11 +25,13 @@ export interface TokenIssueRequest {
   template: JwtTemplate;
   intent: Intent;
   onBehalfOf: HumanIdentity | undefined;
-  delegation: DelegationLink | undefined;
+  delegation: MintDelegation | undefined;
   tokenType: LeaseTokenType;
   clientId: string | undefined;
   idempotencyKey: string | undefined;
   requestId: string;
+  /** The intent came as authorization_details (a ceiling violation is then named for it). */
+  detailed: boolean;
 }
 
 export type TokenIssueOutcome =
@@ -75,8 +77,7 @@ export async function handleTokenRequest(deps: TokenEndpointDeps, input: TokenRe
 
 async function respond(deps: TokenEndpointDeps, outcome: TokenIssueOutcome): Promise<TokenResponse> {
   if (outcome.status === 'pending') {
-    // The request that opened the step-up counts as the first poll (CIBA §7.3: wait `interval`).
-    await markPolled(deps.db, outcome.approvalId, deps.clock.now());
+    // The request that opened the step-up counted as the first poll (CIBA §7.3: wait `interval`).
     throw oauthErrors.authorizationPending(outcome.approvalId, POLL_INTERVAL_SECONDS);
   }
   return responseFor(outcome.lease, outcome.credential, deps.clock.now());

@@ -71,6 +71,7 @@ async function exchangeOwn(deps: TokenEndpointDeps, input: TokenRequestInput, id
     clientId,
     idempotencyKey: input.idempotencyKey,
     requestId: input.requestId,
+    detailed: wanted.detailed,
   });
 }
 
@@ -117,6 +118,7 @@ async function delegate(
     clientId,
     idempotencyKey: input.idempotencyKey,
     requestId: input.requestId,
+    detailed: wanted.detailed,
   });
 }
 
