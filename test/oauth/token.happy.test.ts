@@ -49,7 +49,8 @@ describe('discovery', () => {
 
 describe('token exchange', () => {
   test("exchanges a workload's identity token for a token bound to the one resource", async () => {
-    const response = await exchange(b, await b.agentToken(), { client_id: 'reports-cli' });
+    // openid-client sends its client_id (auth method none): the broker audits it.
+    const response = await exchange(b, await b.agentToken());
     expect(response.token_type).toBe('bearer');
     expect(response.issued_token_type).toBe('urn:ietf:params:oauth:token-type:access_token');
     expect(response.scope).toBe('reports:read');
@@ -75,10 +76,10 @@ describe('token exchange', () => {
     ]);
     expect(await introspect(response.access_token)).toMatchObject({ active: true, task_id: response.task_id });
     const [lease] = await b.database.sql`select state, client_id, template from leases where id = ${response.lease_id as string}`;
-    expect(lease).toEqual({ state: 'active', client_id: 'reports-cli', template: 'reports-api' });
+    expect(lease).toEqual({ state: 'active', client_id: 'jit-broker-tests', template: 'reports-api' });
     const [decision] = await b.database.sql`
       select decision, detail from audit_events where lease_id = ${response.lease_id as string} and event = 'decision'`;
-    expect(decision).toMatchObject({ decision: 'allow', detail: { client_id: 'reports-cli' } });
+    expect(decision).toMatchObject({ decision: 'allow', detail: { client_id: 'jit-broker-tests' } });
   });
 
   test('takes the intent from authorization_details and echoes what was granted', async () => {
