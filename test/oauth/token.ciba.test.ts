@@ -111,7 +111,9 @@ describe('CIBA poll mode', () => {
       const headers = { 'content-type': 'application/x-www-form-urlencoded' };
       const [onA, onB] = await Promise.all([
         fetch(`${b.url}/v1/token`, { method: 'POST', headers, body }).then((r) => r.json()),
-        replica.broker.app.request('/v1/token', { method: 'POST', headers, body: body.toString() }).then((r) => r.json()),
+        Promise.resolve(replica.broker.app.request('/v1/token', { method: 'POST', headers, body: body.toString() })).then(
+          (r: Response) => r.json(),
+        ),
       ]);
       expect([onA.error, onB.error].sort()).toEqual(['authorization_pending', 'slow_down']);
     } finally {

@@ -16,6 +16,12 @@ const IntrospectionRequest = z.strictObject({
   token_type_hint: z.string().max(64).optional(),
 });
 
+/** RFC 8693 §4.1: the current actor, and nested inside it each actor before it in the chain. */
+type Act = { sub: string; act?: Act };
+const ActSchema: z.ZodType<Act> = z
+  .object({ sub: z.string(), get act() { return ActSchema.optional(); } })
+  .meta({ id: 'ActorClaim' });
+
 const IntrospectionResponse = z
   .object({
     active: z.boolean(),
@@ -28,7 +34,7 @@ const IntrospectionResponse = z
     iat: z.number().optional(),
     jti: z.string().optional(),
     task_id: z.string().optional(),
-    act: z.object({ sub: z.string() }).optional(),
+    act: ActSchema.optional(),
   })
   .meta({ id: 'Introspection' });
 
@@ -85,7 +91,7 @@ export function registerIntrospectionRoute(app: App, deps: { keyStore: KeyStore;
         iat: claims.iat,
         jti: claims.jti,
         task_id: typeof claims.task_id === 'string' ? claims.task_id : undefined,
-        act: claims.act as { sub: string } | undefined,
+        act: claims.act as Act | undefined,
       },
       200,
     );
