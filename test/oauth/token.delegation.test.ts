@@ -36,7 +36,7 @@ afterAll(async () => {
   await b?.stop();
 });
 
-async function introspect(token: string) {
+async function introspect(token: string): Promise<Record<string, unknown>> {
   const res = await fetch(`${b.url}/v1/introspect`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
