@@ -109,11 +109,10 @@ describe('CIBA poll mode', () => {
       b.clock.advance(5);
       const body = new URLSearchParams({ grant_type: CIBA, auth_req_id: authReqId, subject_token: agentToken, subject_token_type: JWT_TYPE });
       const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-      const [onA, onB] = await Promise.all<{ error: string }>([
-        fetch(`${b.url}/v1/token`, { method: 'POST', headers, body }).then((r) => r.json()),
-        Promise.resolve(replica.broker.app.request('/v1/token', { method: 'POST', headers, body: body.toString() })).then(
-          (r: Response) => r.json(),
-        ),
+      const read = async (res: Response | Promise<Response>) => ((await (await res).json()) as { error: string });
+      const [onA, onB] = await Promise.all([
+        read(fetch(`${b.url}/v1/token`, { method: 'POST', headers, body })),
+        read(replica.broker.app.request('/v1/token', { method: 'POST', headers, body: body.toString() })),
       ]);
       expect([onA.error, onB.error].sort()).toEqual(['authorization_pending', 'slow_down']);
     } finally {

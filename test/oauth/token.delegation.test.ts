@@ -42,7 +42,7 @@ async function introspect(token: string): Promise<Record<string, unknown>> {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token }),
   });
-  return res.json();
+  return (await res.json()) as Record<string, unknown>;
 }
 
 /** The root token of agent A for task `taskId`, with both reports scopes' read. */
