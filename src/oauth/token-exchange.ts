@@ -54,13 +54,13 @@ async function exchangeOwn(deps: TokenEndpointDeps, input: TokenRequestInput, id
   const tokenType = requestedTokenType(form, deps.txnTokens);
   const clientId = clientIdOf(form);
   const wanted = requestedIntent(form.get('scope'), form.get('authorization_details'));
+  const intent = intentOf(wanted, input.idempotencyKey);
   const template = selectTemplate(deps.policies.current().templates, {
     resources: form.all('resource'),
     audiences: form.all('audience'),
     template: wanted.template,
-    scopes: wanted.actions,
+    scopes: intent.actions,
   });
-  const intent = intentOf(wanted, input.idempotencyKey);
   return deps.issue({
     identity,
     template,
