@@ -121,7 +121,7 @@ describe('each remaining code', () => {
       body: `${new URLSearchParams(exchangeParams())}&resource=https://other.internal`,
     });
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toBe('invalid_target');
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_target');
   });
 
   test('invalid_scope: no scope at all, or a malformed one', async () => {
