@@ -27,12 +27,21 @@ export interface TokenEndpointWiring {
 
 export function createTokenEndpoint(wiring: TokenEndpointWiring): TokenEndpointDeps {
   const { database, clock, issuance, approvals } = wiring;
+  // Read lazily: the documentation app (npm run openapi) assembles the routes without a database.
   return {
-    db: database.db,
+    get db() {
+      return database.db;
+    },
     clock,
     policies: wiring.policies,
     verifyWorkload: (token) => wiring.verifiers.workload(token),
-    parents: { db: database.db, clock, verifyBrokerToken: (token) => wiring.keyStore.verify(token) },
+    parents: {
+      get db() {
+        return database.db;
+      },
+      clock,
+      verifyBrokerToken: (token) => wiring.keyStore.verify(token),
+    },
     txnTokens: wiring.txnTokenAudience !== undefined,
     issue: (request) => mint(issuance, request),
     async collect(identity, approvalId, requestId): Promise<CollectOutcome> {
