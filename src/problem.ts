@@ -56,7 +56,14 @@ export const problems = {
   validation: (detail: string, errors: FieldError[]) =>
     new Problem({ status: 400, type: 'validation', title: 'Request validation failed', detail, errors }),
   unprocessable: (detail: string, errors?: FieldError[], extensions?: Record<string, unknown>) =>
-    new Problem({ status: 422, type: 'unprocessable', title: 'Unprocessable request', detail, errors, extensions }),
+    new Problem({
+      status: 422,
+      type: 'unprocessable',
+      title: 'Unprocessable request',
+      detail,
+      errors,
+      extensions,
+    }),
   unauthorized: (detail: string, cause?: unknown) =>
     new Problem({
       status: 401,

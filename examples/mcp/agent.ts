@@ -40,17 +40,24 @@ async function getJson<T>(url: string): Promise<T> {
 
 /** The protected-resource metadata of the MCP server, and its authorization server's token endpoint. */
 export async function discover(mcpUrl: string): Promise<{ resource: string; tokenEndpoint: string }> {
-  const probe = await fetch(mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const probe = await fetch(mcpUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
   const challenge = probe.headers.get('www-authenticate') ?? '';
   const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
-  if (probe.status !== 401 || metadataUrl === undefined) throw new Error('the MCP server did not name its metadata');
+  if (probe.status !== 401 || metadataUrl === undefined)
+    throw new Error('the MCP server did not name its metadata');
   const prm = await getJson<{ resource: string; authorization_servers: string[] }>(metadataUrl);
   const issuer = prm.authorization_servers[0];
   if (issuer === undefined) throw new Error('the MCP server names no authorization server');
   const base = issuer.replace(/\/$/, '');
   // RFC 8414 first; an OpenID provider's document says the same.
-  const as = await getJson<{ issuer: string; token_endpoint: string }>(`${base}/.well-known/oauth-authorization-server`).catch(
-    () => getJson<{ issuer: string; token_endpoint: string }>(`${base}/.well-known/openid-configuration`),
+  const as = await getJson<{ issuer: string; token_endpoint: string }>(
+    `${base}/.well-known/oauth-authorization-server`,
+  ).catch(() =>
+    getJson<{ issuer: string; token_endpoint: string }>(`${base}/.well-known/openid-configuration`),
   );
   if (as.issuer !== issuer) throw new Error('the authorization server metadata names another issuer');
   return { resource: prm.resource, tokenEndpoint: as.token_endpoint };
@@ -77,7 +84,11 @@ export async function exchangeToken(
     ]),
     client_id: 'example-mcp-agent',
   });
-  const res = await fetch(tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const res = await fetch(tokenEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  });
   const json = (await res.json()) as TokenGrant & { error?: string; error_description?: string };
   if (!res.ok) throw new HttpError(res.status, `token endpoint: ${json.error}: ${json.error_description}`);
   return json;
@@ -96,7 +107,8 @@ export async function callReportTool(mcpUrl: string, accessToken: string, month:
     return first?.text ?? '';
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (typeof code === 'number' && code >= 400 && code < 600) throw new HttpError(code, (error as Error).message);
+    if (typeof code === 'number' && code >= 400 && code < 600)
+      throw new HttpError(code, (error as Error).message);
     throw error;
   } finally {
     await client.close().catch(() => undefined);

@@ -6,7 +6,7 @@ import { serve } from '@hono/node-server';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
-import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
 
 export interface McpServerOptions {
@@ -63,7 +63,8 @@ export function createMcpApp(options: McpServerOptions) {
     try {
       ({ payload: claims } = await jwtVerify(token, jwks, { issuer, audience: resource, typ: 'JWT' }));
     } catch (error) {
-      if (error instanceof joseErrors.JOSEError) throw new Unauthorized(401, 'invalid_token', 'the token is not for this resource');
+      if (error instanceof joseErrors.JOSEError)
+        throw new Unauthorized(401, 'invalid_token', 'the token is not for this resource');
       throw error;
     }
     // The JWT alone stays valid until exp; the lease behind it may already be revoked.
@@ -72,11 +73,17 @@ export function createMcpApp(options: McpServerOptions) {
       const { id, secret } = options.introspectionClient;
       headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
     }
-    const res = await fetch(`${brokerUrl}/v1/introspect`, { method: 'POST', headers, body: new URLSearchParams({ token }) });
+    const res = await fetch(`${brokerUrl}/v1/introspect`, {
+      method: 'POST',
+      headers,
+      body: new URLSearchParams({ token }),
+    });
     const state = (await res.json().catch(() => ({}))) as { active?: boolean };
-    if (!res.ok || state.active !== true) throw new Unauthorized(401, 'invalid_token', 'the token is no longer active');
+    if (!res.ok || state.active !== true)
+      throw new Unauthorized(401, 'invalid_token', 'the token is no longer active');
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
-    if (!scopes.includes(requiredScope)) throw new Unauthorized(403, 'insufficient_scope', `the tool needs ${requiredScope}`);
+    if (!scopes.includes(requiredScope))
+      throw new Unauthorized(403, 'insufficient_scope', `the tool needs ${requiredScope}`);
     return { claims };
   }
 
@@ -121,10 +128,15 @@ export function createMcpApp(options: McpServerOptions) {
       if (!(error instanceof Unauthorized)) throw error;
       // RFC 9728 §5.1: the challenge points the client at the metadata, which names the broker.
       const challenge = `Bearer resource_metadata="${metadataUrl}", error="${error.code}", error_description="${error.message}"`;
-      return c.json({ error: error.code, error_description: error.message }, error.status, { 'WWW-Authenticate': challenge });
+      return c.json({ error: error.code, error_description: error.message }, error.status, {
+        'WWW-Authenticate': challenge,
+      });
     }
     // Stateless: one server and transport per request, so nothing outlives the token that opened it.
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
     const server = mcpServer(token);
     await server.connect(transport);
     const response = await transport.handleRequest(c.req.raw);
@@ -136,7 +148,11 @@ export function createMcpApp(options: McpServerOptions) {
 
 export async function startMcpServer(options: McpServerOptions): Promise<RunningMcpServer> {
   const app = createMcpApp(options);
-  const server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: options.hostname ?? '127.0.0.1' });
+  const server = serve({
+    fetch: app.fetch,
+    port: options.port ?? 0,
+    hostname: options.hostname ?? '127.0.0.1',
+  });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const address = server.address() as { port: number };
   return {

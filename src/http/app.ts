@@ -7,6 +7,8 @@ import type { Database } from '../db/client.js';
 import type { Issuance } from '../issuance/issuance.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { TOKEN_PATH } from '../oauth/metadata.js';
+import { createTokenEndpoint } from '../oauth/token-endpoint-deps.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem, problems } from '../problem.js';
 import type { KeyStore } from '../providers/jwt/key-store.js';
@@ -15,6 +17,7 @@ import type { App, AppEnv } from './env.js';
 import { staffAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
 import { requestContext } from './middleware/request-context.js';
+import { renderOAuthError } from './oauth-error-response.js';
 import { renderProblem, zodFieldErrors } from './problem-response.js';
 import { setResponseHeader } from './response-headers.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -23,12 +26,9 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerIntrospectionRoute } from './routes/introspect.js';
 import { registerLeaseRoutes } from './routes/leases.js';
 import { registerStaffLeaseRoutes } from './routes/staff-leases.js';
-import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerTokenRoute } from './routes/token.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWellKnownRoutes } from './routes/well-known.js';
-import { TOKEN_PATH } from '../oauth/metadata.js';
-import { createTokenEndpoint } from '../oauth/token-endpoint-deps.js';
-import { renderOAuthError } from './oauth-error-response.js';
 
 export interface AppDeps {
   config: Config;
@@ -93,7 +93,9 @@ export function createApp(deps: AppDeps): App {
   });
   app.use('*', limitBody());
   // The token endpoint speaks OAuth (RFC 6749 §5.2) in every refusal, a 413 from limitBody included.
-  app.onError((error, c) => (c.req.path === TOKEN_PATH ? renderOAuthError(c, error) : renderProblem(c, error)));
+  app.onError((error, c) =>
+    c.req.path === TOKEN_PATH ? renderOAuthError(c, error) : renderProblem(c, error),
+  );
   app.notFound((c) => {
     const allow = allowedMethods(app, c.req.path);
     if (allow.length > 0) {

@@ -44,7 +44,8 @@ export function decide(policySet: PolicySet, provider: AnyProvider, input: Decid
   const { template } = input;
   const policyVersion = policySet.version;
   const scoped = provider.scope(template, input.intent);
-  if (!scoped.ok) return { outcome: 'deny', policies: [], reasons: [scoped.reason], policyVersion, stage: 'ceiling' };
+  if (!scoped.ok)
+    return { outcome: 'deny', policies: [], reasons: [scoped.reason], policyVersion, stage: 'ceiling' };
   const maxDepth = policySet.config.max_delegation_depth;
   if (input.delegation !== undefined && input.delegation.depth > maxDepth) {
     const reason = `delegation depth ${input.delegation.depth} exceeds max_delegation_depth ${maxDepth}`;
@@ -88,9 +89,10 @@ export function decide(policySet: PolicySet, provider: AnyProvider, input: Decid
 }
 
 /** Cedar's `context.delegation` for a lease of a delegation chain (none for a workload's own). */
-export function delegationContext(
-  lease: { parentLeaseId: string | null; delegation: { depth: number; chain: string[] } | null },
-): DelegationContext | undefined {
+export function delegationContext(lease: {
+  parentLeaseId: string | null;
+  delegation: { depth: number; chain: string[] } | null;
+}): DelegationContext | undefined {
   if (lease.parentLeaseId === null || lease.delegation === null) return undefined;
   return { depth: lease.delegation.depth, chain: lease.delegation.chain, parentLease: lease.parentLeaseId };
 }

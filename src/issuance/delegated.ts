@@ -17,7 +17,10 @@ export function leaseDelegation(delegation: MintDelegation): LeaseDelegation {
 }
 
 /** A delegated lease ends no later than its parent did when it was minted: a chain only narrows. */
-export function capByParent(at: Date, delegation: Pick<LeaseDelegation, 'notAfter'> | null | undefined): Date {
+export function capByParent(
+  at: Date,
+  delegation: Pick<LeaseDelegation, 'notAfter'> | null | undefined,
+): Date {
   if (!delegation) return at;
   const notAfter = new Date(delegation.notAfter);
   return at.getTime() > notAfter.getTime() ? notAfter : at;

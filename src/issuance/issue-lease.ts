@@ -59,7 +59,9 @@ export function providerInput(
     issuedAt,
     expiresAt,
     intent: lease.intent,
-    delegation: lease.delegation ? { subject: lease.delegation.subject, act: lease.delegation.act } : undefined,
+    delegation: lease.delegation
+      ? { subject: lease.delegation.subject, act: lease.delegation.act }
+      : undefined,
     tokenType: lease.tokenType ?? undefined,
   };
 }

@@ -26,7 +26,9 @@ export function requestHash(input: MintInput): string {
     input.ttlSeconds ?? null,
     input.onBehalfOf ? [input.onBehalfOf.issuer, input.onBehalfOf.subject] : null,
     // Token endpoint requests: a different parent or token type is a different request.
-    ...(input.delegation || input.tokenType ? [input.delegation?.parentLeaseId ?? null, input.tokenType ?? null] : []),
+    ...(input.delegation || input.tokenType
+      ? [input.delegation?.parentLeaseId ?? null, input.tokenType ?? null]
+      : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -3,18 +3,21 @@
 // workload, and gets pending / slow_down / access_denied / expired_token, or the token once.
 import type { WorkloadIdentity } from '../identity/types.js';
 import { Problem } from '../problem.js';
-import { OAuthError, oauthErrorFrom, oauthErrors } from './errors.js';
+import { type OAuthError, oauthErrorFrom, oauthErrors } from './errors.js';
 import { required } from './form.js';
 import { claimPoll } from './poll-interval.js';
 import type { TokenEndpointDeps, TokenRequestInput } from './token-endpoint.js';
-import { type TokenResponse, responseFor } from './token-response.js';
+import { responseFor, type TokenResponse } from './token-response.js';
 import { UUID } from './uuid.js';
 import { POLL_INTERVAL_SECONDS, WORKLOAD_TOKEN_TYPES } from './vocabulary.js';
 import { verifyWorkloadToken } from './workload-token.js';
 
 const UNKNOWN_REQUEST = 'auth_req_id is not a pending request of this workload';
 
-export async function handleCibaPoll(deps: TokenEndpointDeps, input: TokenRequestInput): Promise<TokenResponse> {
+export async function handleCibaPoll(
+  deps: TokenEndpointDeps,
+  input: TokenRequestInput,
+): Promise<TokenResponse> {
   const { form } = input;
   const authReqId = required(form, 'auth_req_id');
   const identity = await pollingWorkload(deps, input);
@@ -31,7 +34,10 @@ export async function handleCibaPoll(deps: TokenEndpointDeps, input: TokenReques
     throw pollError(error);
   }
   if (outcome.status === 'pending') {
-    const expiresIn = Math.max(0, Math.floor((outcome.expiresAt.getTime() - deps.clock.now().getTime()) / 1000));
+    const expiresIn = Math.max(
+      0,
+      Math.floor((outcome.expiresAt.getTime() - deps.clock.now().getTime()) / 1000),
+    );
     throw oauthErrors.authorizationPending(authReqId, POLL_INTERVAL_SECONDS, expiresIn);
   }
   const lease = await deps.readLease(outcome.leaseId);
@@ -52,7 +58,9 @@ async function pollingWorkload(deps: TokenEndpointDeps, input: TokenRequestInput
   const subjectToken = form.get('subject_token');
   const subjectType = form.get('subject_token_type');
   if (subjectToken === undefined || subjectType === undefined || !WORKLOAD_TOKEN_TYPES.has(subjectType)) {
-    throw oauthErrors.invalidGrant('authenticate the poll with the subject_token and subject_token_type of the first request');
+    throw oauthErrors.invalidGrant(
+      'authenticate the poll with the subject_token and subject_token_type of the first request',
+    );
   }
   return verifyWorkloadToken(deps.verifyWorkload, subjectToken, 'subject_token', 'invalid_grant');
 }

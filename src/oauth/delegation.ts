@@ -8,8 +8,8 @@ import type { Db } from '../db/client.js';
 import { type ActClaim, type Lease, leases } from '../db/schema/index.js';
 import type { MintDelegation } from '../issuance/mint-types.js';
 import type { Intent } from '../policy/intent.js';
-import { UUID } from './uuid.js';
 import { oauthErrors } from './errors.js';
+import { UUID } from './uuid.js';
 
 export interface ParentToken {
   lease: Lease;
@@ -31,13 +31,15 @@ export async function resolveParent(deps: ParentDeps, token: string): Promise<Pa
     throw oauthErrors.invalidRequest(INVALID_SUBJECT, 'not a broker access token');
   }
   const [lease] = await deps.db.select().from(leases).where(eq(leases.id, claims.jti)).limit(1);
-  if (lease === undefined || lease.provider !== 'jwt') throw oauthErrors.invalidRequest(INVALID_SUBJECT, 'no such lease');
+  if (lease === undefined || lease.provider !== 'jwt')
+    throw oauthErrors.invalidRequest(INVALID_SUBJECT, 'no such lease');
   // A revoked or expired parent cannot hand anything on, even while its own JWT has time left.
   if (lease.state !== 'active' || lease.expiresAt.getTime() <= deps.clock.now().getTime()) {
     throw oauthErrors.invalidRequest(INVALID_SUBJECT, `parent lease is ${lease.state}`);
   }
   // A transaction token lives inside one trust domain; it is never the start of a wider token.
-  if (lease.tokenType === 'txn_token') throw oauthErrors.invalidRequest(INVALID_SUBJECT, 'a transaction token');
+  if (lease.tokenType === 'txn_token')
+    throw oauthErrors.invalidRequest(INVALID_SUBJECT, 'a transaction token');
   return { lease, claims };
 }
 
@@ -79,12 +81,18 @@ export function narrow(parent: ParentToken, request: NarrowedRequest): string[] 
   }
   const scopes = request.scopes ?? parentScopes;
   const wider = scopes.find((s) => !parentScopes.includes(s));
-  if (wider !== undefined) throw oauthErrors.invalidScope('a delegated token cannot carry a scope the subject token lacks');
+  if (wider !== undefined)
+    throw oauthErrors.invalidScope('a delegated token cannot carry a scope the subject token lacks');
   return scopes;
 }
 
 /** The parent's intent, narrowed to `scopes`: what the sub-agent declares it does. */
 export function delegatedIntent(parent: ParentToken, scopes: string[], purpose: string | undefined): Intent {
   const { intent } = parent.lease;
-  return { taskId: intent.taskId, purpose: purpose ?? intent.purpose, actions: scopes, resources: intent.resources };
+  return {
+    taskId: intent.taskId,
+    purpose: purpose ?? intent.purpose,
+    actions: scopes,
+    resources: intent.resources,
+  };
 }

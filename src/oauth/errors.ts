@@ -94,7 +94,11 @@ export const oauthErrors = {
   authorizationPending: (authReqId: string, interval: number, expiresIn?: number) =>
     new OAuthError('authorization_pending', {
       description: 'a member of the approving group has not decided yet',
-      extensions: { auth_req_id: authReqId, interval, ...(expiresIn === undefined ? {} : { expires_in: expiresIn }) },
+      extensions: {
+        auth_req_id: authReqId,
+        interval,
+        ...(expiresIn === undefined ? {} : { expires_in: expiresIn }),
+      },
     }),
   slowDown: (authReqId: string, interval: number) =>
     new OAuthError('slow_down', {
@@ -139,7 +143,11 @@ export function oauthErrorFrom(error: unknown): OAuthError {
     case 409:
       return new OAuthError('invalid_grant', { description: error.detail ?? error.title, cause: error });
     case 413:
-      return new OAuthError('invalid_request', { description: 'the request body is over 64 KiB', status: 413, cause: error });
+      return new OAuthError('invalid_request', {
+        description: 'the request body is over 64 KiB',
+        status: 413,
+        cause: error,
+      });
     case 429:
     case 503:
       return new OAuthError('temporarily_unavailable', {

@@ -33,7 +33,8 @@ export function parseTokenForm(contentType: string | undefined, body: string): T
   let count = 0;
   for (const [name, value] of new URLSearchParams(body)) {
     if (++count > MAX_PARAMETERS) throw oauthErrors.invalidRequest('too many parameters');
-    if (value.length > MAX_VALUE_LENGTH) throw oauthErrors.invalidRequest(`parameter ${safeName(name)} is too long`);
+    if (value.length > MAX_VALUE_LENGTH)
+      throw oauthErrors.invalidRequest(`parameter ${safeName(name)} is too long`);
     if (value === '') continue;
     const seen = values.get(name);
     if (seen === undefined) {

@@ -36,12 +36,15 @@ export function parseScope(scope: string | undefined): string[] | undefined {
   if (tokens.length === 0) return undefined;
   if (tokens.length > MAX_SCOPES) throw oauthErrors.invalidScope(`at most ${MAX_SCOPES} scopes`);
   for (const token of tokens) {
-    if (token.length > 256 || !SCOPE_TOKEN.test(token)) throw oauthErrors.invalidScope('a scope is malformed');
+    if (token.length > 256 || !SCOPE_TOKEN.test(token))
+      throw oauthErrors.invalidScope('a scope is malformed');
   }
   return [...new Set(tokens)];
 }
 
-export function parseAuthorizationDetails(raw: string | undefined): z.output<typeof taskIntentSchema> | undefined {
+export function parseAuthorizationDetails(
+  raw: string | undefined,
+): z.output<typeof taskIntentSchema> | undefined {
   if (raw === undefined) return undefined;
   if (Buffer.byteLength(raw, 'utf8') > MAX_AUTHORIZATION_DETAILS_BYTES) {
     throw oauthErrors.invalidAuthorizationDetails(
@@ -56,10 +59,16 @@ export function parseAuthorizationDetails(raw: string | undefined): z.output<typ
   }
   // RFC 9396 §2: a JSON array of objects. The broker decides one task per token.
   if (!Array.isArray(parsed) || parsed.length !== 1) {
-    throw oauthErrors.invalidAuthorizationDetails('authorization_details must be an array holding one task_intent object');
+    throw oauthErrors.invalidAuthorizationDetails(
+      'authorization_details must be an array holding one task_intent object',
+    );
   }
   const [detail] = parsed as unknown[];
-  if (typeof detail !== 'object' || detail === null || (detail as { type?: unknown }).type !== AUTHORIZATION_DETAILS_TYPE) {
+  if (
+    typeof detail !== 'object' ||
+    detail === null ||
+    (detail as { type?: unknown }).type !== AUTHORIZATION_DETAILS_TYPE
+  ) {
     throw oauthErrors.invalidAuthorizationDetails('the authorization_details type must be "task_intent"');
   }
   const result = taskIntentSchema.safeParse(detail);
@@ -67,7 +76,9 @@ export function parseAuthorizationDetails(raw: string | undefined): z.output<typ
     const issue = result.error.issues[0]!;
     const field = issue.path.map(String).join('.') || '(object)';
     throw oauthErrors.invalidAuthorizationDetails(
-      issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.join(', ')}` : `${field}: ${issue.message}`,
+      issue.code === 'unrecognized_keys'
+        ? `unknown field ${issue.keys.join(', ')}`
+        : `${field}: ${issue.message}`,
     );
   }
   return result.data;
@@ -78,10 +89,20 @@ export function requestedIntent(scope: string | undefined, details: string | und
   const scopes = parseScope(scope);
   const detail = parseAuthorizationDetails(details);
   if (detail === undefined) {
-    return { taskId: undefined, purpose: undefined, actions: scopes, resources: [], template: undefined, detailed: false };
+    return {
+      taskId: undefined,
+      purpose: undefined,
+      actions: scopes,
+      resources: [],
+      template: undefined,
+      detailed: false,
+    };
   }
   const actions = [...new Set(detail.actions)];
-  if (scopes !== undefined && (scopes.length !== actions.length || scopes.some((s) => !actions.includes(s)))) {
+  if (
+    scopes !== undefined &&
+    (scopes.length !== actions.length || scopes.some((s) => !actions.includes(s)))
+  ) {
     throw oauthErrors.invalidScope('scope and the actions of authorization_details differ');
   }
   return {

@@ -14,7 +14,9 @@ export interface TargetRequest {
 }
 
 /** The one resource the request names, or undefined when it names none. */
-export function requestedResource(request: Pick<TargetRequest, 'resources' | 'audiences'>): string | undefined {
+export function requestedResource(
+  request: Pick<TargetRequest, 'resources' | 'audiences'>,
+): string | undefined {
   const named = new Set([...request.resources, ...request.audiences]);
   if (named.size > 1) {
     throw oauthErrors.invalidTarget('a token is bound to exactly one resource; the request names several');
@@ -29,7 +31,10 @@ export function requestedResource(request: Pick<TargetRequest, 'resources' | 'au
   return resource;
 }
 
-export function selectTemplate(templates: ReadonlyMap<string, Template>, request: TargetRequest): JwtTemplate {
+export function selectTemplate(
+  templates: ReadonlyMap<string, Template>,
+  request: TargetRequest,
+): JwtTemplate {
   const resource = requestedResource(request);
   if (request.template !== undefined) {
     const named = templates.get(request.template);
@@ -37,7 +42,9 @@ export function selectTemplate(templates: ReadonlyMap<string, Template>, request
       throw oauthErrors.invalidTarget('the template of authorization_details does not issue tokens here');
     }
     if (resource !== undefined && named.audience !== resource) {
-      throw oauthErrors.invalidTarget('the template of authorization_details is not for the requested resource');
+      throw oauthErrors.invalidTarget(
+        'the template of authorization_details is not for the requested resource',
+      );
     }
     return named;
   }

@@ -1,6 +1,8 @@
 // Binds the token endpoint to the broker's one issuance path and its approvals: a token request
 // becomes the same Issuance.mint() call as POST /v1/credentials, and a CIBA poll the same collect()
 // as GET /v1/approvals/{id}. Only the words change (OAuth errors instead of problems).
+
+import { eq } from 'drizzle-orm';
 import type { ApprovalService } from '../approvals/types.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
@@ -10,7 +12,6 @@ import type { Issuance } from '../issuance/issuance.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem } from '../problem.js';
 import type { KeyStore } from '../providers/jwt/key-store.js';
-import { eq } from 'drizzle-orm';
 import { oauthErrors } from './errors.js';
 import type { CollectOutcome, TokenEndpointDeps, TokenIssueRequest } from './token-endpoint.js';
 
@@ -47,7 +48,8 @@ export function createTokenEndpoint(wiring: TokenEndpointWiring): TokenEndpointD
     async collect(identity, approvalId, requestId): Promise<CollectOutcome> {
       if (approvals === undefined) throw oauthErrors.invalidGrant('this broker takes no step-up requests');
       const result = await approvals.collect(identity, approvalId, 0, requestId);
-      if (result.status === 'pending') return { status: 'pending', expiresAt: new Date(result.approval.expires_at) };
+      if (result.status === 'pending')
+        return { status: 'pending', expiresAt: new Date(result.approval.expires_at) };
       return { status: 'issued', leaseId: result.lease_id, credential: result.credential };
     },
     async readLease(leaseId) {
@@ -76,7 +78,9 @@ async function mint(issuance: Issuance, request: TokenIssueRequest) {
     // denial but a bad scope (or bad authorization_details); it was audited as a deny all the same.
     if (error instanceof Problem && error.code === 'ceiling') {
       const reason = error.detail ?? 'the request asks for more than the template allows';
-      throw request.detailed ? oauthErrors.invalidAuthorizationDetails(reason) : oauthErrors.invalidScope(reason);
+      throw request.detailed
+        ? oauthErrors.invalidAuthorizationDetails(reason)
+        : oauthErrors.invalidScope(reason);
     }
     throw error;
   }

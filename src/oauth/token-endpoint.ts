@@ -5,18 +5,24 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/client.js';
 import type { Lease, LeaseTokenType } from '../db/schema/index.js';
 import type { HumanIdentity, WorkloadIdentity } from '../identity/types.js';
+import type { MintDelegation } from '../issuance/mint-types.js';
 import type { JwtTemplate } from '../policy/broker-config.js';
 import type { Intent } from '../policy/intent.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { Credential } from '../providers/types.js';
 import { handleCibaPoll } from './ciba-grant.js';
-import type { MintDelegation } from '../issuance/mint-types.js';
 import type { ParentDeps } from './delegation.js';
 import { oauthErrors } from './errors.js';
-import { type TokenForm, required } from './form.js';
+import { required, type TokenForm } from './form.js';
 import { handleJwtBearer, handleTokenExchange } from './token-exchange.js';
-import { type TokenResponse, responseFor } from './token-response.js';
-import { GRANT_CIBA, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, POLL_INTERVAL_SECONDS, isGrantType } from './vocabulary.js';
+import { responseFor, type TokenResponse } from './token-response.js';
+import {
+  GRANT_CIBA,
+  GRANT_JWT_BEARER,
+  GRANT_TOKEN_EXCHANGE,
+  isGrantType,
+  POLL_INTERVAL_SECONDS,
+} from './vocabulary.js';
 import type { VerifyWorkload } from './workload-token.js';
 
 /** One token request, as the shared issuance path receives it. */
@@ -39,7 +45,9 @@ export type TokenIssueOutcome =
   | { status: 'pending'; approvalId: string; lease: Lease };
 
 /** A step-up's state as the requesting agent sees it (the approvals service's collect). */
-export type CollectOutcome = { status: 'pending'; expiresAt: Date } | { status: 'issued'; leaseId: string; credential: Credential };
+export type CollectOutcome =
+  | { status: 'pending'; expiresAt: Date }
+  | { status: 'issued'; leaseId: string; credential: Credential };
 
 export interface TokenEndpointDeps {
   db: Db;
@@ -62,7 +70,10 @@ export interface TokenRequestInput {
   requestId: string;
 }
 
-export async function handleTokenRequest(deps: TokenEndpointDeps, input: TokenRequestInput): Promise<TokenResponse> {
+export async function handleTokenRequest(
+  deps: TokenEndpointDeps,
+  input: TokenRequestInput,
+): Promise<TokenResponse> {
   const grantType = required(input.form, 'grant_type');
   if (!isGrantType(grantType)) throw oauthErrors.unsupportedGrantType();
   switch (grantType) {

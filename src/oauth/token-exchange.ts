@@ -4,9 +4,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { HumanIdentity, WorkloadIdentity } from '../identity/types.js';
 import type { Intent } from '../policy/intent.js';
-import { extendChain, delegatedIntent, narrow, resolveParent } from './delegation.js';
+import { delegatedIntent, extendChain, narrow, resolveParent } from './delegation.js';
 import { oauthErrors } from './errors.js';
-import { type TokenForm, required } from './form.js';
+import { required, type TokenForm } from './form.js';
 import { type RequestedIntent, requestedIntent } from './intent-request.js';
 import { requestedResource, selectTemplate } from './target.js';
 import type { TokenEndpointDeps, TokenIssueOutcome, TokenRequestInput } from './token-endpoint.js';
@@ -23,7 +23,10 @@ import { verifyWorkloadToken } from './workload-token.js';
 const CLIENT_ID = /^[\x20-\x7e]{1,255}$/;
 const DEFAULT_PURPOSE = 'OAuth token exchange';
 
-export async function handleTokenExchange(deps: TokenEndpointDeps, input: TokenRequestInput): Promise<TokenIssueOutcome> {
+export async function handleTokenExchange(
+  deps: TokenEndpointDeps,
+  input: TokenRequestInput,
+): Promise<TokenIssueOutcome> {
   const { form } = input;
   const subjectToken = required(form, 'subject_token');
   const subjectType = required(form, 'subject_token_type');
@@ -32,17 +35,26 @@ export async function handleTokenExchange(deps: TokenEndpointDeps, input: TokenR
   if (actorToken === undefined && actorType !== undefined) {
     throw oauthErrors.invalidRequest('actor_token_type is given without actor_token');
   }
-  if (actorToken !== undefined) return delegate(deps, input, subjectToken, subjectType, actorToken, actorType);
+  if (actorToken !== undefined)
+    return delegate(deps, input, subjectToken, subjectType, actorToken, actorType);
   if (!WORKLOAD_TOKEN_TYPES.has(subjectType)) {
     throw oauthErrors.invalidRequest(
       `subject_token_type must be ${TOKEN_TYPE_JWT} (a workload identity token); a broker token is exchanged with an actor_token`,
     );
   }
-  const identity = await verifyWorkloadToken(deps.verifyWorkload, subjectToken, 'subject_token', 'invalid_request');
+  const identity = await verifyWorkloadToken(
+    deps.verifyWorkload,
+    subjectToken,
+    'subject_token',
+    'invalid_request',
+  );
   return exchangeOwn(deps, input, identity);
 }
 
-export async function handleJwtBearer(deps: TokenEndpointDeps, input: TokenRequestInput): Promise<TokenIssueOutcome> {
+export async function handleJwtBearer(
+  deps: TokenEndpointDeps,
+  input: TokenRequestInput,
+): Promise<TokenIssueOutcome> {
   const assertion = required(input.form, 'assertion');
   const identity = await verifyWorkloadToken(deps.verifyWorkload, assertion, 'assertion', 'invalid_grant');
   return exchangeOwn(deps, input, identity);
@@ -85,22 +97,38 @@ async function delegate(
 ): Promise<TokenIssueOutcome> {
   const { form } = input;
   if (!BROKER_TOKEN_TYPES.has(subjectType)) {
-    throw oauthErrors.invalidRequest(`with an actor_token, subject_token_type must be ${TOKEN_TYPE_ACCESS_TOKEN} (a broker token)`);
+    throw oauthErrors.invalidRequest(
+      `with an actor_token, subject_token_type must be ${TOKEN_TYPE_ACCESS_TOKEN} (a broker token)`,
+    );
   }
   // RFC 8693 §2.1: actor_token_type is required whenever actor_token is present.
   if (actorType === undefined || !WORKLOAD_TOKEN_TYPES.has(actorType)) {
-    throw oauthErrors.invalidRequest(`actor_token_type must be ${TOKEN_TYPE_JWT} (the sub-agent's workload identity token)`);
+    throw oauthErrors.invalidRequest(
+      `actor_token_type must be ${TOKEN_TYPE_JWT} (the sub-agent's workload identity token)`,
+    );
   }
   if (actorToken === subjectToken) {
-    throw oauthErrors.invalidRequest("actor_token must be the sub-agent's own identity token, not the subject_token");
+    throw oauthErrors.invalidRequest(
+      "actor_token must be the sub-agent's own identity token, not the subject_token",
+    );
   }
   const tokenType = requestedTokenType(form, deps.txnTokens);
   const clientId = clientIdOf(form);
   const wanted = requestedIntent(form.get('scope'), form.get('authorization_details'));
   const parent = await resolveParent(deps.parents, subjectToken);
-  const identity = await verifyWorkloadToken(deps.verifyWorkload, actorToken, 'actor_token', 'invalid_request');
+  const identity = await verifyWorkloadToken(
+    deps.verifyWorkload,
+    actorToken,
+    'actor_token',
+    'invalid_request',
+  );
   const resource = requestedResource({ resources: form.all('resource'), audiences: form.all('audience') });
-  const scopes = narrow(parent, { scopes: wanted.actions, resource, template: wanted.template, taskId: wanted.taskId });
+  const scopes = narrow(parent, {
+    scopes: wanted.actions,
+    resource,
+    template: wanted.template,
+    taskId: wanted.taskId,
+  });
   const template = deps.policies.current().templates.get(parent.lease.template);
   if (template === undefined || template.provider !== 'jwt') {
     throw oauthErrors.invalidTarget('the template of the subject token is no longer configured');
@@ -127,20 +155,27 @@ function requestedTokenType(form: TokenForm, txnTokens: boolean) {
   if (requested === undefined || requested === TOKEN_TYPE_ACCESS_TOKEN || requested === TOKEN_TYPE_JWT) {
     return 'access_token' as const;
   }
-  if (requested !== TOKEN_TYPE_TXN_TOKEN) throw oauthErrors.invalidRequest('requested_token_type is not one this broker issues');
-  if (!txnTokens) throw oauthErrors.invalidRequest('this broker issues no transaction tokens (TXN_TOKEN_AUDIENCE is not set)');
+  if (requested !== TOKEN_TYPE_TXN_TOKEN)
+    throw oauthErrors.invalidRequest('requested_token_type is not one this broker issues');
+  if (!txnTokens)
+    throw oauthErrors.invalidRequest(
+      'this broker issues no transaction tokens (TXN_TOKEN_AUDIENCE is not set)',
+    );
   return 'txn_token' as const;
 }
 
 function clientIdOf(form: TokenForm): string | undefined {
   const clientId = form.get('client_id');
-  if (clientId !== undefined && !CLIENT_ID.test(clientId)) throw oauthErrors.invalidRequest('client_id is malformed');
+  if (clientId !== undefined && !CLIENT_ID.test(clientId))
+    throw oauthErrors.invalidRequest('client_id is malformed');
   return clientId;
 }
 
 function intentOf(wanted: RequestedIntent, idempotencyKey: string | undefined): Intent {
   if (wanted.actions === undefined) {
-    throw oauthErrors.invalidScope('name what the task needs: scope, or authorization_details of type task_intent');
+    throw oauthErrors.invalidScope(
+      'name what the task needs: scope, or authorization_details of type task_intent',
+    );
   }
   return {
     taskId: wanted.taskId ?? generatedTaskId(idempotencyKey),

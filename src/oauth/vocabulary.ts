@@ -17,11 +17,16 @@ export const TOKEN_TYPE_TXN_TOKEN = 'urn:ietf:params:oauth:token-type:txn_token'
 export const WORKLOAD_TOKEN_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE_JWT, TOKEN_TYPE_ID_TOKEN]);
 /** What a broker-minted token may be presented as, to delegate it. */
 export const BROKER_TOKEN_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT]);
-export const ISSUABLE_TOKEN_TYPES: ReadonlySet<string> = new Set([TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, TOKEN_TYPE_TXN_TOKEN]);
+export const ISSUABLE_TOKEN_TYPES: ReadonlySet<string> = new Set([
+  TOKEN_TYPE_ACCESS_TOKEN,
+  TOKEN_TYPE_JWT,
+  TOKEN_TYPE_TXN_TOKEN,
+]);
 
 export const AUTHORIZATION_DETAILS_TYPE = 'task_intent';
 
 /** CIBA poll mode: the shortest time between two polls of one auth_req_id (CIBA §7.3 `interval`). */
 export const POLL_INTERVAL_SECONDS = 5;
 
-export const isGrantType = (value: string): value is GrantType => (GRANT_TYPES as readonly string[]).includes(value);
+export const isGrantType = (value: string): value is GrantType =>
+  (GRANT_TYPES as readonly string[]).includes(value);

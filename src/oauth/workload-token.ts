@@ -5,7 +5,7 @@
 import { decodeJwt } from 'jose';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { Problem } from '../problem.js';
-import { type OAuthErrorCode, OAuthError, oauthErrorFrom } from './errors.js';
+import { OAuthError, type OAuthErrorCode, oauthErrorFrom } from './errors.js';
 
 export type VerifyWorkload = (token: string) => Promise<WorkloadIdentity>;
 

@@ -1,8 +1,8 @@
 // The one small interface every credential provider implements. Providers know their target
 // system and their template's ceiling; they never touch the lease table (the lease service does).
 import type { ActClaim, LeaseTokenType } from '../db/schema/leases.js';
-import type { Intent } from '../policy/intent.js';
 import type { ProviderKind, Template } from '../policy/broker-config.js';
+import type { Intent } from '../policy/intent.js';
 
 export interface JwtCredential {
   type: 'jwt';

@@ -4,9 +4,9 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import * as client from 'openid-client';
-import { DEFAULT_SCHEMA } from './policy-dir.js';
+import { startTestBroker, type TestBroker, type TestBrokerOptions } from './broker.js';
 import { freePort } from './broker-process.js';
-import { type TestBroker, type TestBrokerOptions, startTestBroker } from './broker.js';
+import { DEFAULT_SCHEMA } from './policy-dir.js';
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -80,7 +80,14 @@ export async function startServedBroker(options: TestBrokerOptions = {}): Promis
 /** A task_intent authorization_details parameter. */
 export function taskIntent(fields: Record<string, unknown> = {}): string {
   return JSON.stringify([
-    { type: 'task_intent', task_id: 't-oauth', purpose: 'monthly report', actions: ['reports:read'], resources: [], ...fields },
+    {
+      type: 'task_intent',
+      task_id: 't-oauth',
+      purpose: 'monthly report',
+      actions: ['reports:read'],
+      resources: [],
+      ...fields,
+    },
   ]);
 }
 
@@ -96,7 +103,12 @@ export function exchange(b: ServedBroker, subjectToken: string, params: Record<s
 }
 
 /** The next link of a delegation chain: the parent's broker token and the sub-agent's identity. */
-export function delegate(b: ServedBroker, parentToken: string, actorToken: string, params: Record<string, string> = {}) {
+export function delegate(
+  b: ServedBroker,
+  parentToken: string,
+  actorToken: string,
+  params: Record<string, string> = {},
+) {
   return client.genericGrantRequest(b.oauth, TOKEN_EXCHANGE, {
     subject_token: parentToken,
     subject_token_type: ACCESS_TOKEN_TYPE,

@@ -37,7 +37,10 @@ describe('the token request form', () => {
       error: 'invalid_request',
       description: 'parameter grant_type is included more than once',
     });
-    expect(parseTokenForm(FORM, 'resource=https://a&resource=https://b').all('resource')).toEqual(['https://a', 'https://b']);
+    expect(parseTokenForm(FORM, 'resource=https://a&resource=https://b').all('resource')).toEqual([
+      'https://a',
+      'https://b',
+    ]);
   });
 
   test('treats an empty value as an absent parameter (RFC 6749 §3.1)', () => {
@@ -47,13 +50,24 @@ describe('the token request form', () => {
 
   test('does not echo a hostile parameter name', () => {
     const name = encodeURIComponent('<script>');
-    expect(refusal(() => parseTokenForm(FORM, `${name}=1&${name}=2`)).description).toBe('parameter (unnamed) is included more than once');
+    expect(refusal(() => parseTokenForm(FORM, `${name}=1&${name}=2`)).description).toBe(
+      'parameter (unnamed) is included more than once',
+    );
   });
 });
 
 describe('scope and authorization_details', () => {
   const detail = (extra: object = {}) =>
-    JSON.stringify([{ type: 'task_intent', task_id: 't-1', purpose: 'p', actions: ['reports:read'], resources: [], ...extra }]);
+    JSON.stringify([
+      {
+        type: 'task_intent',
+        task_id: 't-1',
+        purpose: 'p',
+        actions: ['reports:read'],
+        resources: [],
+        ...extra,
+      },
+    ]);
 
   test('scope alone becomes the actions, deduplicated', () => {
     expect(requestedIntent('reports:read reports:read  reports:export', undefined)).toMatchObject({
@@ -74,20 +88,35 @@ describe('scope and authorization_details', () => {
   });
 
   test('refuses authorization_details that is not one task_intent object', () => {
-    for (const raw of ['{', '{}', '[]', '[1]', JSON.stringify([{ type: 'payment' }]), `[${detail().slice(1, -1)},${detail().slice(1, -1)}]`]) {
+    for (const raw of [
+      '{',
+      '{}',
+      '[]',
+      '[1]',
+      JSON.stringify([{ type: 'payment' }]),
+      `[${detail().slice(1, -1)},${detail().slice(1, -1)}]`,
+    ]) {
       expect(refusal(() => requestedIntent(undefined, raw)).error).toBe('invalid_authorization_details');
     }
   });
 
   test('refuses unknown fields and malformed values inside task_intent', () => {
-    expect(refusal(() => requestedIntent(undefined, detail({ admin: true }))).description).toMatch(/unknown field admin/);
-    expect(refusal(() => requestedIntent(undefined, detail({ task_id: 'a b' }))).error).toBe('invalid_authorization_details');
-    expect(refusal(() => requestedIntent(undefined, detail({ actions: [] }))).error).toBe('invalid_authorization_details');
+    expect(refusal(() => requestedIntent(undefined, detail({ admin: true }))).description).toMatch(
+      /unknown field admin/,
+    );
+    expect(refusal(() => requestedIntent(undefined, detail({ task_id: 'a b' }))).error).toBe(
+      'invalid_authorization_details',
+    );
+    expect(refusal(() => requestedIntent(undefined, detail({ actions: [] }))).error).toBe(
+      'invalid_authorization_details',
+    );
   });
 
   test('refuses authorization_details over its size bound before parsing it', () => {
     const huge = detail({ purpose: 'x'.repeat(MAX_AUTHORIZATION_DETAILS_BYTES) });
-    expect(refusal(() => requestedIntent(undefined, huge))).toMatchObject({ error: 'invalid_authorization_details' });
+    expect(refusal(() => requestedIntent(undefined, huge))).toMatchObject({
+      error: 'invalid_authorization_details',
+    });
   });
 
   test('refuses a scope that disagrees with authorization_details, and a malformed scope', () => {
@@ -106,24 +135,46 @@ describe('resource and audience select one template', () => {
     ['orders-db', { name: 'orders-db', provider: 'postgres' } as Template],
   ]);
   const select = (request: Partial<Parameters<typeof selectTemplate>[1]>) =>
-    selectTemplate(templates, { resources: [], audiences: [], template: undefined, scopes: undefined, ...request });
+    selectTemplate(templates, {
+      resources: [],
+      audiences: [],
+      template: undefined,
+      scopes: undefined,
+      ...request,
+    });
 
   test('the template whose audience is the resource and whose scopes cover the request', () => {
-    expect(select({ resources: ['https://reports.internal'], scopes: ['reports:admin'] }).name).toBe('reports-admin');
-    expect(select({ audiences: ['https://reports.internal'], scopes: ['reports:export'] }).name).toBe('reports-api');
+    expect(select({ resources: ['https://reports.internal'], scopes: ['reports:admin'] }).name).toBe(
+      'reports-admin',
+    );
+    expect(select({ audiences: ['https://reports.internal'], scopes: ['reports:export'] }).name).toBe(
+      'reports-api',
+    );
   });
 
   test('several matches are invalid_target until a template disambiguates', () => {
-    expect(refusal(() => select({ resources: ['https://reports.internal'], scopes: ['reports:read'] })).error).toBe('invalid_target');
-    expect(select({ resources: ['https://reports.internal'], scopes: ['reports:read'], template: 'reports-read' }).name).toBe('reports-read');
+    expect(
+      refusal(() => select({ resources: ['https://reports.internal'], scopes: ['reports:read'] })).error,
+    ).toBe('invalid_target');
+    expect(
+      select({ resources: ['https://reports.internal'], scopes: ['reports:read'], template: 'reports-read' })
+        .name,
+    ).toBe('reports-read');
   });
 
   test('no match, no target, two targets or a non-jwt template are invalid_target', () => {
-    expect(refusal(() => select({ resources: ['https://elsewhere.internal'], scopes: ['reports:read'] })).error).toBe('invalid_target');
+    expect(
+      refusal(() => select({ resources: ['https://elsewhere.internal'], scopes: ['reports:read'] })).error,
+    ).toBe('invalid_target');
     expect(refusal(() => select({ scopes: ['reports:read'] })).error).toBe('invalid_target');
-    expect(refusal(() => select({ resources: ['https://reports.internal'], audiences: ['https://b.internal'] })).error).toBe('invalid_target');
+    expect(
+      refusal(() => select({ resources: ['https://reports.internal'], audiences: ['https://b.internal'] }))
+        .error,
+    ).toBe('invalid_target');
     expect(refusal(() => select({ template: 'orders-db' })).error).toBe('invalid_target');
-    expect(refusal(() => select({ template: 'reports-api', resources: ['https://elsewhere.internal'] })).error).toBe('invalid_target');
+    expect(
+      refusal(() => select({ template: 'reports-api', resources: ['https://elsewhere.internal'] })).error,
+    ).toBe('invalid_target');
     expect(refusal(() => select({ resources: ['not a uri'] })).error).toBe('invalid_target');
   });
 });

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startTestBroker } from '../helpers/broker.js';
 import {
   CIBA,
+  exchange,
   JWT_TYPE,
+  oauthFailure,
   REPORTS,
   type ServedBroker,
-  TOKEN_EXCHANGE,
-  exchange,
-  oauthFailure,
   startServedBroker,
+  TOKEN_EXCHANGE,
 } from '../helpers/oauth.js';
 
 let b: ServedBroker;
@@ -58,7 +58,11 @@ describe('CIBA poll mode', () => {
     expect(approved.status).toBe(200);
     b.clock.advance(5);
     const response = await poll(authReqId, agentToken);
-    expect(decodeJwt(response.access_token)).toMatchObject({ scope: 'reports:admin', aud: REPORTS, sub: 'agent-reports' });
+    expect(decodeJwt(response.access_token)).toMatchObject({
+      scope: 'reports:admin',
+      aud: REPORTS,
+      sub: 'agent-reports',
+    });
     expect(response.lease_id).toBe(approved.body.lease_id);
 
     // Exactly once: the next poll is refused.
@@ -83,17 +87,30 @@ describe('CIBA poll mode', () => {
     const authReqId = await askForAdmin(await b.agentToken());
     b.clock.advance(24 * 3600);
     // The same workload, with an identity token of today: its first one has expired meanwhile.
-    expect(await oauthFailure(poll(authReqId, await b.agentToken()))).toMatchObject({ error: 'expired_token' });
+    expect(await oauthFailure(poll(authReqId, await b.agentToken()))).toMatchObject({
+      error: 'expired_token',
+    });
   });
 
   test('another workload, or none, polling the auth_req_id gets invalid_grant', async () => {
     const authReqId = await askForAdmin(await b.agentToken());
     b.clock.advance(5);
-    expect(await oauthFailure(poll(authReqId, await b.agentToken('agent-other')))).toMatchObject({ error: 'invalid_grant' });
+    expect(await oauthFailure(poll(authReqId, await b.agentToken('agent-other')))).toMatchObject({
+      error: 'invalid_grant',
+    });
     const bare = await b.token({ grant_type: CIBA, auth_req_id: authReqId });
     expect(bare.status).toBe(400);
     expect(bare.body.error).toBe('invalid_grant');
-    expect((await b.token({ grant_type: CIBA, auth_req_id: 'not-a-uuid', subject_token: await b.agentToken(), subject_token_type: JWT_TYPE })).body.error).toBe('invalid_grant');
+    expect(
+      (
+        await b.token({
+          grant_type: CIBA,
+          auth_req_id: 'not-a-uuid',
+          subject_token: await b.agentToken(),
+          subject_token_type: JWT_TYPE,
+        })
+      ).body.error,
+    ).toBe('invalid_grant');
   });
 
   test('the poll interval holds across two replicas sharing the database', async () => {
@@ -107,9 +124,15 @@ describe('CIBA poll mode', () => {
       const agentToken = await b.agentToken();
       const authReqId = await askForAdmin(agentToken);
       b.clock.advance(5);
-      const body = new URLSearchParams({ grant_type: CIBA, auth_req_id: authReqId, subject_token: agentToken, subject_token_type: JWT_TYPE });
+      const body = new URLSearchParams({
+        grant_type: CIBA,
+        auth_req_id: authReqId,
+        subject_token: agentToken,
+        subject_token_type: JWT_TYPE,
+      });
       const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-      const read = async (res: Response | Promise<Response>) => ((await (await res).json()) as { error: string });
+      const read = async (res: Response | Promise<Response>) =>
+        (await (await res).json()) as { error: string };
       const [onA, onB] = await Promise.all([
         read(fetch(`${b.url}/v1/token`, { method: 'POST', headers, body })),
         read(replica.broker.app.request('/v1/token', { method: 'POST', headers, body: body.toString() })),

@@ -2,21 +2,21 @@
 // cap, Cedar's context.delegation, and the cascade when a parent ends.
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DEFAULT_SCHEMA } from '../helpers/policy-dir.js';
 import { TEST_POLICIES } from '../helpers/broker.js';
 import {
   ACCESS_TOKEN_TYPE,
-  JWT_TYPE,
-  REPORTS,
-  type ServedBroker,
-  TOKEN_EXCHANGE,
   delegate,
   exchange,
+  JWT_TYPE,
   leaseCount,
   oauthFailure,
+  REPORTS,
+  type ServedBroker,
   startServedBroker,
+  TOKEN_EXCHANGE,
   taskIntent,
 } from '../helpers/oauth.js';
+import { DEFAULT_SCHEMA } from '../helpers/policy-dir.js';
 
 const POLICIES = {
   ...TEST_POLICIES,
@@ -102,9 +102,12 @@ describe('a three-deep chain', () => {
     const root = await rootToken('t-cascade');
     const first = await delegate(b, root.access_token, await b.agentToken('sub-b'));
     const second = await delegate(b, first.access_token, await b.agentToken('sub-c'));
-    const done = await b.request('POST', '/v1/tasks/t-cascade/complete', { token: await b.agentToken('agent-a') });
+    const done = await b.request('POST', '/v1/tasks/t-cascade/complete', {
+      token: await b.agentToken('agent-a'),
+    });
     expect(done.status).toBe(200);
-    for (const token of [root, first, second]) expect(await introspect(token.access_token)).toEqual({ active: false });
+    for (const token of [root, first, second])
+      expect(await introspect(token.access_token)).toEqual({ active: false });
     const rows = await b.database.sql`
       select state from leases where id in ${b.database.sql([first.lease_id as string, second.lease_id as string])}`;
     expect(rows.map((r) => r.state)).toEqual(['revoked', 'revoked']);
@@ -117,7 +120,9 @@ describe('a three-deep chain', () => {
     const root = await rootToken('t-middle');
     const first = await delegate(b, root.access_token, await b.agentToken('sub-b'));
     const second = await delegate(b, first.access_token, await b.agentToken('sub-c'));
-    const revoked = await b.request('POST', `/v1/leases/${first.lease_id}/revoke`, { token: await b.agentToken('sub-b') });
+    const revoked = await b.request('POST', `/v1/leases/${first.lease_id}/revoke`, {
+      token: await b.agentToken('sub-b'),
+    });
     expect(revoked.status).toBe(200);
     expect(await introspect(second.access_token)).toEqual({ active: false });
     expect((await introspect(root.access_token)).active).toBe(true);
@@ -129,23 +134,36 @@ describe('a chain only narrows', () => {
     const root = await rootToken('t-narrow');
     const sub = await b.agentToken('sub-b');
     const before = await leaseCount(b);
-    expect(await oauthFailure(delegate(b, root.access_token, sub, { scope: 'reports:export' }))).toMatchObject({ error: 'invalid_scope' });
-    expect(await oauthFailure(delegate(b, root.access_token, sub, { resource: 'https://elsewhere.internal' }))).toMatchObject({
+    expect(
+      await oauthFailure(delegate(b, root.access_token, sub, { scope: 'reports:export' })),
+    ).toMatchObject({ error: 'invalid_scope' });
+    expect(
+      await oauthFailure(delegate(b, root.access_token, sub, { resource: 'https://elsewhere.internal' })),
+    ).toMatchObject({
       error: 'invalid_target',
     });
     expect(
-      await oauthFailure(delegate(b, root.access_token, sub, { authorization_details: taskIntent({ task_id: 't-narrow', template: 'reports-admin' }) })),
+      await oauthFailure(
+        delegate(b, root.access_token, sub, {
+          authorization_details: taskIntent({ task_id: 't-narrow', template: 'reports-admin' }),
+        }),
+      ),
     ).toMatchObject({ error: 'invalid_target' });
     // A chain built from a token of another task.
     expect(
-      await oauthFailure(delegate(b, root.access_token, sub, { authorization_details: taskIntent({ task_id: 't-other' }) })),
+      await oauthFailure(
+        delegate(b, root.access_token, sub, { authorization_details: taskIntent({ task_id: 't-other' }) }),
+      ),
     ).toMatchObject({ error: 'invalid_authorization_details' });
     expect(await leaseCount(b)).toBe(before);
   });
 
   test('a narrower scope and the same resource are granted, and the expiry never passes the parent', async () => {
     const root = await rootToken('t-narrower', 'reports:read');
-    const narrowed = await delegate(b, root.access_token, await b.agentToken('sub-b'), { scope: 'reports:read', resource: REPORTS });
+    const narrowed = await delegate(b, root.access_token, await b.agentToken('sub-b'), {
+      scope: 'reports:read',
+      resource: REPORTS,
+    });
     expect(narrowed.scope).toBe('reports:read');
     expect(decodeJwt(narrowed.access_token).exp).toBeLessThanOrEqual(decodeJwt(root.access_token).exp!);
   });

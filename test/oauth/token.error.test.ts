@@ -5,14 +5,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   JWT_BEARER,
   JWT_TYPE,
+  leaseCount,
   REPORTS,
   type ServedBroker,
+  startServedBroker,
   TOKEN_EXCHANGE,
   TXN_TOKEN_TYPE,
-  type WireResponse,
-  leaseCount,
-  startServedBroker,
   taskIntent,
+  type WireResponse,
 } from '../helpers/oauth.js';
 
 let b: ServedBroker;
@@ -34,7 +34,10 @@ function expectOAuthError(res: WireResponse, status: number, error: string) {
 }
 
 /** Runs the request and checks it wrote no lease. */
-async function refused(params: Record<string, string>, headers?: Record<string, string>): Promise<WireResponse> {
+async function refused(
+  params: Record<string, string>,
+  headers?: Record<string, string>,
+): Promise<WireResponse> {
   const before = await leaseCount(b);
   const res = await b.token(params, headers);
   expect(await leaseCount(b)).toBe(before);
@@ -64,8 +67,16 @@ describe('malformed requests: invalid_request', () => {
 
   test('a body with no grant_type, or a grant without its parameters', async () => {
     expectOAuthError(await refused({ scope: 'reports:read' }), 400, 'invalid_request');
-    expectOAuthError(await refused({ grant_type: TOKEN_EXCHANGE, subject_token_type: JWT_TYPE }), 400, 'invalid_request');
-    expectOAuthError(await refused({ grant_type: TOKEN_EXCHANGE, subject_token: agent }), 400, 'invalid_request');
+    expectOAuthError(
+      await refused({ grant_type: TOKEN_EXCHANGE, subject_token_type: JWT_TYPE }),
+      400,
+      'invalid_request',
+    );
+    expectOAuthError(
+      await refused({ grant_type: TOKEN_EXCHANGE, subject_token: agent }),
+      400,
+      'invalid_request',
+    );
     expectOAuthError(await refused({ grant_type: JWT_BEARER }), 400, 'invalid_request');
   });
 
@@ -76,7 +87,10 @@ describe('malformed requests: invalid_request', () => {
       body: `${new URLSearchParams(exchangeParams())}&scope=reports:export`,
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: 'invalid_request', error_description: 'parameter scope is included more than once' });
+    expect(await res.json()).toMatchObject({
+      error: 'invalid_request',
+      error_description: 'parameter scope is included more than once',
+    });
   });
 
   test('a body over 64 KiB gets 413 in OAuth shape', async () => {
@@ -85,36 +99,69 @@ describe('malformed requests: invalid_request', () => {
   });
 
   test('a subject_token_type that is not a workload identity token', async () => {
-    expectOAuthError(await refused(exchangeParams({ subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' })), 400, 'invalid_request');
+    expectOAuthError(
+      await refused(exchangeParams({ subject_token_type: 'urn:ietf:params:oauth:token-type:saml2' })),
+      400,
+      'invalid_request',
+    );
   });
 
   test('a requested_token_type the broker does not issue, and txn tokens without a trust domain', async () => {
-    expectOAuthError(await refused(exchangeParams({ requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' })), 400, 'invalid_request');
-    expectOAuthError(await refused(exchangeParams({ requested_token_type: TXN_TOKEN_TYPE })), 400, 'invalid_request');
+    expectOAuthError(
+      await refused(
+        exchangeParams({ requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token' }),
+      ),
+      400,
+      'invalid_request',
+    );
+    expectOAuthError(
+      await refused(exchangeParams({ requested_token_type: TXN_TOKEN_TYPE })),
+      400,
+      'invalid_request',
+    );
   });
 
   test('a malformed client_id or Idempotency-Key', async () => {
     expectOAuthError(await refused(exchangeParams({ client_id: 'bad\u0000id' })), 400, 'invalid_request');
-    expectOAuthError(await refused(exchangeParams(), { 'idempotency-key': 'has spaces in it' }), 400, 'invalid_request');
+    expectOAuthError(
+      await refused(exchangeParams(), { 'idempotency-key': 'has spaces in it' }),
+      400,
+      'invalid_request',
+    );
   });
 });
 
 describe('each remaining code', () => {
   test('unsupported_grant_type', async () => {
     expectOAuthError(await refused({ grant_type: 'client_credentials' }), 400, 'unsupported_grant_type');
-    expectOAuthError(await refused({ grant_type: 'password', username: 'a', password: 'b' }), 400, 'unsupported_grant_type');
+    expectOAuthError(
+      await refused({ grant_type: 'password', username: 'a', password: 'b' }),
+      400,
+      'unsupported_grant_type',
+    );
   });
 
   test('invalid_request for a bad subject_token, invalid_grant for a bad assertion', async () => {
-    const expired = await b.issuer.sign({ sub: 'agent-reports', exp: Math.floor(b.clock.now().getTime() / 1000) - 3600 });
+    const expired = await b.issuer.sign({
+      sub: 'agent-reports',
+      exp: Math.floor(b.clock.now().getTime() / 1000) - 3600,
+    });
     expectOAuthError(await refused(exchangeParams({ subject_token: expired })), 400, 'invalid_request');
     expectOAuthError(await refused(exchangeParams({ subject_token: 'not.a.jwt' })), 400, 'invalid_request');
-    expectOAuthError(await refused({ grant_type: JWT_BEARER, assertion: expired, resource: REPORTS, scope: 'reports:read' }), 400, 'invalid_grant');
+    expectOAuthError(
+      await refused({ grant_type: JWT_BEARER, assertion: expired, resource: REPORTS, scope: 'reports:read' }),
+      400,
+      'invalid_grant',
+    );
   });
 
   test('invalid_target: no resource, an unknown one, two at once', async () => {
     expectOAuthError(await refused(exchangeParams({ resource: '' })), 400, 'invalid_target');
-    expectOAuthError(await refused(exchangeParams({ resource: 'https://unknown.internal' })), 400, 'invalid_target');
+    expectOAuthError(
+      await refused(exchangeParams({ resource: 'https://unknown.internal' })),
+      400,
+      'invalid_target',
+    );
     const res = await fetch(`${b.url}/v1/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -130,9 +177,16 @@ describe('each remaining code', () => {
   });
 
   test('invalid_authorization_details: malformed, or over the template ceiling', async () => {
-    expectOAuthError(await refused(exchangeParams({ scope: '', authorization_details: '{"type":"task_intent"}' })), 400, 'invalid_authorization_details');
+    expectOAuthError(
+      await refused(exchangeParams({ scope: '', authorization_details: '{"type":"task_intent"}' })),
+      400,
+      'invalid_authorization_details',
+    );
     const over = await refused(
-      exchangeParams({ scope: '', authorization_details: taskIntent({ template: 'reports-api', actions: ['reports:admin'] }) }),
+      exchangeParams({
+        scope: '',
+        authorization_details: taskIntent({ template: 'reports-api', actions: ['reports:admin'] }),
+      }),
     );
     expectOAuthError(over, 400, 'invalid_authorization_details');
     expect(over.body.error_description).toMatch(/not in the ceiling of template "reports-api"/);

@@ -4,15 +4,15 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
+  exchange,
   JWT_BEARER,
   JWT_TYPE,
+  leaseCount,
   REPORTS,
   type ServedBroker,
+  startServedBroker,
   TOKEN_EXCHANGE,
   TXN_TOKEN_TYPE,
-  exchange,
-  leaseCount,
-  startServedBroker,
   taskIntent,
 } from '../helpers/oauth.js';
 
@@ -74,8 +74,12 @@ describe('token exchange', () => {
         template: 'reports-api',
       },
     ]);
-    expect(await introspect(response.access_token)).toMatchObject({ active: true, task_id: response.task_id });
-    const [lease] = await b.database.sql`select state, client_id, template from leases where id = ${response.lease_id as string}`;
+    expect(await introspect(response.access_token)).toMatchObject({
+      active: true,
+      task_id: response.task_id,
+    });
+    const [lease] = await b.database
+      .sql`select state, client_id, template from leases where id = ${response.lease_id as string}`;
     expect(lease).toEqual({ state: 'active', client_id: 'jit-broker-tests', template: 'reports-api' });
     const [decision] = await b.database.sql`
       select decision, detail from audit_events where lease_id = ${response.lease_id as string} and event = 'decision'`;
@@ -90,7 +94,14 @@ describe('token exchange', () => {
     expect(response.task_id).toBe('t-77');
     expect(decodeJwt(response.access_token).task_id).toBe('t-77');
     expect(response.authorization_details).toEqual([
-      { type: 'task_intent', task_id: 't-77', purpose: 'quarterly numbers', actions: ['reports:read'], resources: [], template: 'reports-api' },
+      {
+        type: 'task_intent',
+        task_id: 't-77',
+        purpose: 'quarterly numbers',
+        actions: ['reports:read'],
+        resources: [],
+        template: 'reports-api',
+      },
     ]);
   });
 
@@ -143,7 +154,11 @@ describe('jwt-bearer', () => {
       resource: REPORTS,
       scope: 'reports:read',
     });
-    expect(decodeJwt(response.access_token)).toMatchObject({ sub: 'agent-reports', aud: REPORTS, scope: 'reports:read' });
+    expect(decodeJwt(response.access_token)).toMatchObject({
+      sub: 'agent-reports',
+      aud: REPORTS,
+      scope: 'reports:read',
+    });
   });
 });
 
@@ -158,7 +173,11 @@ describe('transaction tokens', () => {
       authorization_details: taskIntent({ task_id: 't-txn' }),
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ issued_token_type: TXN_TOKEN_TYPE, token_type: 'N_A', task_id: 't-txn' });
+    expect(res.body).toMatchObject({
+      issued_token_type: TXN_TOKEN_TYPE,
+      token_type: 'N_A',
+      task_id: 't-txn',
+    });
     expect(decodeProtectedHeader(res.body.access_token).typ).toBe('txntoken+jwt');
     const claims = decodeJwt(res.body.access_token);
     expect(claims).toMatchObject({
@@ -170,7 +189,8 @@ describe('transaction tokens', () => {
       tctx: { task_id: 't-txn', actions: ['reports:read'], template: 'reports-api' },
     });
     expect(claims.exp! - claims.iat!).toBeLessThanOrEqual(600);
-    const [lease] = await b.database.sql`select token_type, state from leases where id = ${res.body.lease_id as string}`;
+    const [lease] = await b.database
+      .sql`select token_type, state from leases where id = ${res.body.lease_id as string}`;
     expect(lease).toEqual({ token_type: 'txn_token', state: 'active' });
   });
 });

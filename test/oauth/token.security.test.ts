@@ -1,19 +1,19 @@
 // What an attacker tries at the token endpoint: oversized intent, one token playing both roles,
 // an act claim smuggled into a workload token, forged or foreign broker tokens, a transaction
 // token stretched into a wider one. All refused, none leaves a lease, none answers 5xx.
-import { SignJWT, generateKeyPair } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   ACCESS_TOKEN_TYPE,
+  exchange,
   JWT_BEARER,
   JWT_TYPE,
+  leaseCount,
   REPORTS,
   type ServedBroker,
+  startServedBroker,
   TOKEN_EXCHANGE,
   TXN_TOKEN_TYPE,
-  exchange,
-  leaseCount,
-  startServedBroker,
   taskIntent,
 } from '../helpers/oauth.js';
 
@@ -74,7 +74,12 @@ describe('hostile input', () => {
       scope: 'reports:read',
     });
     expect(asSubject.body.error).toBe('invalid_request');
-    const asAssertion = await refusedWithoutLease({ grant_type: JWT_BEARER, assertion: smuggled, resource: REPORTS, scope: 'reports:read' });
+    const asAssertion = await refusedWithoutLease({
+      grant_type: JWT_BEARER,
+      assertion: smuggled,
+      resource: REPORTS,
+      scope: 'reports:read',
+    });
     expect(asAssertion.body.error).toBe('invalid_grant');
     const root = await exchange(b, await b.agentToken());
     const asActor = await refusedWithoutLease(delegation(root.access_token, smuggled));
@@ -119,7 +124,9 @@ describe('hostile input', () => {
       scope: 'reports:read',
     });
     expect(txn.status).toBe(200);
-    const res = await refusedWithoutLease(delegation(txn.body.access_token, await b.agentToken('sub-b'), { scope: 'reports:read' }));
+    const res = await refusedWithoutLease(
+      delegation(txn.body.access_token, await b.agentToken('sub-b'), { scope: 'reports:read' }),
+    );
     expect(res.body.error).toBe('invalid_request');
   });
 
@@ -141,7 +148,12 @@ describe('hostile input', () => {
 
   test('error descriptions never echo a token', async () => {
     const token = await b.agentToken('agent-reports', { act: { sub: 'x' } });
-    const res = await b.token({ grant_type: TOKEN_EXCHANGE, subject_token: token, subject_token_type: JWT_TYPE, resource: REPORTS });
+    const res = await b.token({
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: token,
+      subject_token_type: JWT_TYPE,
+      resource: REPORTS,
+    });
     expect(JSON.stringify(res.body)).not.toContain(token.split('.')[1]!);
     expect(b.logs.join('\n')).not.toContain(token.split('.')[2]!);
   });

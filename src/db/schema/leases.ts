@@ -1,7 +1,17 @@
 // A lease is one credential's whole life. The row is written before any provider is called and
 // keeps only what revocation needs (`revocation`), never the secret itself.
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 export const LEASE_STATES = [
   'pending_approval',

@@ -8,7 +8,7 @@ import type { Database } from '../../db/client.js';
 import { problems } from '../../problem.js';
 import type { KeyStore } from '../../providers/jwt/key-store.js';
 import type { App } from '../env.js';
-import { UUID_PATTERN, jsonContent, problemResponses } from '../openapi-common.js';
+import { jsonContent, problemResponses, UUID_PATTERN } from '../openapi-common.js';
 import { unsupportedMediaType } from '../problem-response.js';
 
 const IntrospectionRequest = z.strictObject({
@@ -19,7 +19,12 @@ const IntrospectionRequest = z.strictObject({
 /** RFC 8693 §4.1: the current actor, and nested inside it each actor before it in the chain. */
 type Act = { sub: string; act?: Act };
 const ActSchema: z.ZodType<Act> = z
-  .object({ sub: z.string(), get act() { return ActSchema.optional(); } })
+  .object({
+    sub: z.string(),
+    get act() {
+      return ActSchema.optional();
+    },
+  })
   .meta({ id: 'ActorClaim' });
 
 const IntrospectionResponse = z
@@ -51,17 +56,29 @@ const route = createRoute({
       required: true,
     },
   },
-  responses: { 200: { description: 'Token state', content: jsonContent(IntrospectionResponse) }, ...problemResponses(400, 413, 415, 503) },
+  responses: {
+    200: { description: 'Token state', content: jsonContent(IntrospectionResponse) },
+    ...problemResponses(400, 413, 415, 503),
+  },
 });
 
-async function readToken(contentType: string, req: { parseBody(): Promise<Record<string, unknown>>; json(): Promise<unknown> }) {
-  const raw = contentType.includes('application/json') ? await req.json().catch(() => undefined) : await req.parseBody();
+async function readToken(
+  contentType: string,
+  req: { parseBody(): Promise<Record<string, unknown>>; json(): Promise<unknown> },
+) {
+  const raw = contentType.includes('application/json')
+    ? await req.json().catch(() => undefined)
+    : await req.parseBody();
   const parsed = IntrospectionRequest.safeParse(raw);
-  if (!parsed.success) throw problems.badRequest('send the token as `token=` (form) or {"token": "..."} (JSON)');
+  if (!parsed.success)
+    throw problems.badRequest('send the token as `token=` (form) or {"token": "..."} (JSON)');
   return parsed.data.token;
 }
 
-export function registerIntrospectionRoute(app: App, deps: { keyStore: KeyStore; database: Database; clock: Clock }) {
+export function registerIntrospectionRoute(
+  app: App,
+  deps: { keyStore: KeyStore; database: Database; clock: Clock },
+) {
   // Registered by hand (not app.openapi) so both form and JSON bodies are read the same way.
   app.openAPIRegistry.registerPath(route);
   app.post('/v1/introspect', async (c) => {
@@ -77,8 +94,12 @@ export function registerIntrospectionRoute(app: App, deps: { keyStore: KeyStore;
     const [lease] = await deps.database.db.execute<{ state: string; expires_at: Date | string }>(
       sql`select state, expires_at from leases where id = ${claims.jti}::uuid and provider = 'jwt'`,
     );
-    if (!lease || lease.state !== 'active' || new Date(lease.expires_at).getTime() <= now.getTime()) return inactive();
-    const exp = Math.min(claims.exp ?? Number.POSITIVE_INFINITY, Math.floor(new Date(lease.expires_at).getTime() / 1000));
+    if (!lease || lease.state !== 'active' || new Date(lease.expires_at).getTime() <= now.getTime())
+      return inactive();
+    const exp = Math.min(
+      claims.exp ?? Number.POSITIVE_INFINITY,
+      Math.floor(new Date(lease.expires_at).getTime() / 1000),
+    );
     return c.json(
       {
         active: true,

@@ -4,7 +4,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { parseTokenForm } from '../../oauth/form.js';
 import { TOKEN_PATH } from '../../oauth/metadata.js';
-import { type TokenEndpointDeps, handleTokenRequest } from '../../oauth/token-endpoint.js';
+import { handleTokenRequest, type TokenEndpointDeps } from '../../oauth/token-endpoint.js';
 import { GRANT_TYPES } from '../../oauth/vocabulary.js';
 import type { App } from '../env.js';
 import { jsonContent } from '../openapi-common.js';
@@ -13,16 +13,28 @@ import { idempotencyKey, idempotencyKeyParameter } from './credentials.js';
 const TokenRequestSchema = z
   .object({
     grant_type: z.enum(GRANT_TYPES),
-    subject_token: z.string().optional().meta({ description: 'The workload identity JWT, or (with actor_token) a broker token' }),
+    subject_token: z
+      .string()
+      .optional()
+      .meta({ description: 'The workload identity JWT, or (with actor_token) a broker token' }),
     subject_token_type: z.string().optional(),
-    actor_token: z.string().optional().meta({ description: "A sub-agent's workload identity JWT (delegation)" }),
+    actor_token: z
+      .string()
+      .optional()
+      .meta({ description: "A sub-agent's workload identity JWT (delegation)" }),
     actor_token_type: z.string().optional(),
     assertion: z.string().optional().meta({ description: 'jwt-bearer: the workload identity JWT' }),
-    auth_req_id: z.string().optional().meta({ description: 'CIBA poll: the auth_req_id of authorization_pending' }),
+    auth_req_id: z
+      .string()
+      .optional()
+      .meta({ description: 'CIBA poll: the auth_req_id of authorization_pending' }),
     resource: z.string().optional(),
     audience: z.string().optional(),
     scope: z.string().optional(),
-    authorization_details: z.string().optional().meta({ description: 'JSON: [{ "type": "task_intent", ... }]' }),
+    authorization_details: z
+      .string()
+      .optional()
+      .meta({ description: 'JSON: [{ "type": "task_intent", ... }]' }),
     requested_token_type: z.string().optional(),
     client_id: z.string().optional(),
   })
@@ -73,7 +85,10 @@ const route = createRoute({
   summary: 'OAuth 2.0 token endpoint: token exchange, jwt-bearer, CIBA poll',
   parameters: [idempotencyKeyParameter],
   request: {
-    body: { content: { 'application/x-www-form-urlencoded': { schema: TokenRequestSchema } }, required: true },
+    body: {
+      content: { 'application/x-www-form-urlencoded': { schema: TokenRequestSchema } },
+      required: true,
+    },
   },
   responses: {
     200: { description: 'Token issued', content: jsonContent(TokenResponseSchema) },

@@ -68,7 +68,11 @@ export function mintedClaims(issuer: string, input: IssueInput<JwtTemplate, JwtG
   };
 }
 
-export function txnTokenClaims(issuer: string, audience: string, input: IssueInput<JwtTemplate, JwtGrant>): TxnTokenClaims {
+export function txnTokenClaims(
+  issuer: string,
+  audience: string,
+  input: IssueInput<JwtTemplate, JwtGrant>,
+): TxnTokenClaims {
   const claims = mintedClaims(issuer, input);
   const intent = input.intent;
   return {
