@@ -192,5 +192,16 @@ describe('transaction tokens', () => {
     const [lease] = await b.database
       .sql`select token_type, state from leases where id = ${res.body.lease_id as string}`;
     expect(lease).toEqual({ token_type: 'txn_token', state: 'active' });
+    // Revocable like every lease: introspection says so the moment it is revoked.
+    expect(await introspect(res.body.access_token)).toMatchObject({
+      active: true,
+      token_type: 'N_A',
+      task_id: 't-txn',
+    });
+    const revoked = await b.request('POST', `/v1/leases/${res.body.lease_id}/revoke`, {
+      token: await b.agentToken(),
+    });
+    expect(revoked.status).toBe(200);
+    expect(await introspect(res.body.access_token)).toEqual({ active: false });
   });
 });

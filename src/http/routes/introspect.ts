@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
 import { problems } from '../../problem.js';
+import { TXN_TOKEN_TYP } from '../../providers/jwt/jwt-provider.js';
 import type { KeyStore } from '../../providers/jwt/key-store.js';
 import type { App } from '../env.js';
 import { jsonContent, problemResponses, UUID_PATTERN } from '../openapi-common.js';
@@ -88,7 +89,8 @@ export function registerIntrospectionRoute(
     }
     const token = await readToken(contentType, c.req);
     const inactive = () => c.json({ active: false }, 200);
-    const claims = await deps.keyStore.verify(token);
+    // Transaction tokens are leases too: introspection tells their holders when one is revoked.
+    const claims = await deps.keyStore.verify(token, ['JWT', TXN_TOKEN_TYP]);
     if (!claims || typeof claims.jti !== 'string' || !UUID_PATTERN.test(claims.jti)) return inactive();
     const now = deps.clock.now();
     const [lease] = await deps.database.db.execute<{ state: string; expires_at: Date | string }>(
@@ -103,7 +105,8 @@ export function registerIntrospectionRoute(
     return c.json(
       {
         active: true,
-        token_type: 'Bearer',
+        // Only the broker's transaction tokens carry `txn`: they are not bearer access tokens.
+        token_type: typeof claims.txn === 'string' ? 'N_A' : 'Bearer',
         scope: typeof claims.scope === 'string' ? claims.scope : undefined,
         sub: claims.sub,
         aud: claims.aud,
