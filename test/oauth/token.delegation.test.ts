@@ -1,10 +1,12 @@
 // Delegation chains through token exchange (RFC 8693 §4.1): nested act, narrowing only, the depth
 // cap, Cedar's context.delegation, and the cascade when a parent ends.
 import { decodeJwt } from 'jose';
+import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TEST_POLICIES } from '../helpers/broker.js';
 import {
   ACCESS_TOKEN_TYPE,
+  CIBA,
   delegate,
   exchange,
   JWT_TYPE,
@@ -173,6 +175,52 @@ describe('a chain only narrows', () => {
     const failure = await oauthFailure(delegate(b, root.access_token, await b.agentToken('sub-untrusted')));
     expect(failure).toMatchObject({ status: 403, error: 'access_denied' });
     expect(failure.body.policies).toEqual(['forbid-untrusted-sub-agent']);
+  });
+});
+
+describe('a delegated step-up request', () => {
+  test('waits for approval like any other, and is never issued once its parent is revoked', async () => {
+    const agentA = await b.agentToken('agent-a');
+    const pending = await oauthFailure(exchange(b, agentA, { scope: 'reports:admin' }));
+    const rootApproval = pending.body.auth_req_id as string;
+    await b.request('POST', `/v1/approvals/${rootApproval}/approve`, {
+      token: await b.staffToken('alice'),
+      body: {},
+    });
+    b.clock.advance(5);
+    const root = await client.genericGrantRequest(b.oauth, CIBA, {
+      auth_req_id: rootApproval,
+      subject_token: agentA,
+      subject_token_type: JWT_TYPE,
+    });
+
+    const subB = await b.agentToken('sub-b');
+    const childPending = await oauthFailure(delegate(b, root.access_token, subB));
+    expect(childPending.error).toBe('authorization_pending');
+    const childApproval = childPending.body.auth_req_id as string;
+    const revoked = await b.request('POST', `/v1/leases/${root.lease_id}/revoke`, { token: agentA });
+    expect(revoked.status).toBe(200);
+    await b.request('POST', `/v1/approvals/${childApproval}/approve`, {
+      token: await b.staffToken('alice'),
+      body: {},
+    });
+    b.clock.advance(5);
+    const poll = await oauthFailure(
+      client.genericGrantRequest(b.oauth, CIBA, {
+        auth_req_id: childApproval,
+        subject_token: root.access_token,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        actor_token: subB,
+        actor_token_type: JWT_TYPE,
+      }),
+    );
+    expect(poll.error).toBe('invalid_grant');
+    expect(
+      b.logs.some((line) => line.includes('the lease this one was delegated from is no longer active')),
+    ).toBe(true);
+    const [child] = await b.database.sql`
+      select l.state from leases l join approvals a on a.lease_id = l.id where a.id = ${childApproval}`;
+    expect(child!.state).not.toBe('active');
   });
 });
 
