@@ -5,32 +5,31 @@ import { sql } from 'drizzle-orm';
 import { Approvals } from './approvals/approval-service.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
-import { deriveConsoleSessionKey } from './console/session-key.js';
 import type { Database } from './db/client.js';
 import { readMigrations } from './db/migrate.js';
 import { type AppDeps, createApp } from './http/app.js';
+import { deriveConsoleSessionKey } from './http/console/session-key.js';
 import type { App } from './http/env.js';
 import { apiExtensions } from './http/extensions.js';
 import type { Verifiers } from './http/middleware/auth.js';
 import { createStaffVerifier } from './identity/staff-verifier.js';
 import { createWorkloadVerifier } from './identity/workload-verifier.js';
 import { Issuance } from './issuance/issuance.js';
-import { reconcileOrphanRoles } from './leases/orphan-roles.js';
+import { endedLeases } from './leases/lease-reads.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { PolicySet } from './policy/policy-set.js';
 import type { PolicyStore } from './policy/policy-store.js';
 import { problems } from './problem.js';
 import type { KeyStore } from './providers/jwt/key-store.js';
-import type { PostgresProvider } from './providers/postgres/postgres-provider.js';
 import type { ProviderRegistry } from './providers/types.js';
 import { Revoker } from './revocation/revoker.js';
 import { Sweeper, type SweepTask } from './revocation/sweeper.js';
 import { createApprovalNotifier } from './step-up/notifier.js';
 import { StepUpRequests } from './step-up/step-up-requests.js';
 
-/** Orphaned roles are rare (a crash mid-issue): looking for them once a minute is plenty. */
-const ORPHAN_SWEEP_SECONDS = 60;
+/** What a crash leaves at a target is rare (a role created mid-issue): looking once a minute is plenty. */
+const RECONCILE_SECONDS = 60;
 
 export interface BrokerDeps {
   config: Config;
@@ -108,14 +107,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
     approvals: (now) => stepUp.expire(now),
   };
-  const postgres = providers.postgres as PostgresProvider | undefined;
-  const targets = Object.keys(deps.config.targetUrls);
-  if (postgres && targets.length > 0) {
+  for (const provider of Object.values(providers)) {
+    if (!provider?.reconcile) continue;
+    const reconcile = provider.reconcile.bind(provider);
     let lastRun = Number.NEGATIVE_INFINITY;
-    tasks['postgres-orphans'] = async (now) => {
-      if (now.getTime() - lastRun < ORPHAN_SWEEP_SECONDS * 1000) return 0;
+    tasks[`${provider.kind}-reconcile`] = async (now) => {
+      if (now.getTime() - lastRun < RECONCILE_SECONDS * 1000) return 0;
       lastRun = now.getTime();
-      return reconcileOrphanRoles(database.db, postgres, targets, logger);
+      return reconcile((ids) => endedLeases(database.db, ids));
     };
   }
   const sweeper = new Sweeper({

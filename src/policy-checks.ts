@@ -2,7 +2,7 @@
 // template's provider is available and configured, and that each issuer's key file is usable.
 import { checkKeySource } from './identity/key-sources.js';
 import { checkWorkloadIssuers } from './identity/workload-verifier.js';
-import type { Template } from './policy/broker-config.js';
+import type { Template } from './providers/templates.js';
 import type { PolicySet } from './policy/policy-set.js';
 import type { ProviderRegistry } from './providers/types.js';
 

@@ -44,7 +44,7 @@ export interface AppDeps {
   migrationTags: readonly string[];
   /** Step-up approvals; without it the /v1/approvals routes are not served. */
   approvals?: ApprovalService;
-  /** Seals the console's session cookies (32 bytes; see src/console/session-key.ts). */
+  /** Seals the console's session cookies (32 bytes; see src/http/console/session-key.ts). */
   consoleSessionKey?: Buffer;
   /** Further routes (approvals, console) registered by their own modules. */
   extensions?: ((app: App) => void)[];
@@ -80,7 +80,7 @@ export function createApp(deps: AppDeps): App {
     defaultHook: (result) => {
       if (!result.success) {
         const where = result.target === 'json' ? undefined : result.target;
-        throw problems.validation('the request is invalid', zodFieldErrors(result.error, where));
+        throw problems.validation('the request is invalid', { errors: zodFieldErrors(result.error, where) });
       }
     },
   });
@@ -102,12 +102,7 @@ export function createApp(deps: AppDeps): App {
       c.header('Allow', allow.join(', '));
       return renderProblem(
         c,
-        new Problem({
-          status: 405,
-          type: 'method-not-allowed',
-          title: 'Method not allowed',
-          detail: `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`,
-        }),
+        problems.methodNotAllowed(`${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`),
       );
     }
     return renderProblem(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`));

@@ -1,11 +1,12 @@
 // One decision for minting, renewing and collecting an approved request: the intent must fit the
 // template's ceiling (before Cedar runs), then Cedar decides, then the TTL is the smallest of
 // what was asked, the template's max_ttl and every @max_ttl.
+
+import type { Intent } from '../core/intent.js';
 import type { WorkloadIdentity } from '../identity/types.js';
-import type { Template } from '../policy/broker-config.js';
 import type { StepUp } from '../policy/decision.js';
-import type { Intent } from '../policy/intent.js';
 import type { DelegationContext, PolicyAction, PolicySet } from '../policy/policy-set.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider } from '../providers/types.js';
 
 export interface DecideInput {

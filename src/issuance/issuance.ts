@@ -6,8 +6,8 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { completeLease } from '../leases/lease-writes.js';
-import type { Template } from '../policy/broker-config.js';
 import { problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider, Credential } from '../providers/types.js';
 import { decide } from './decide.js';
 import { decisionAudit, decisionOutcome } from './decision-audit.js';
@@ -29,9 +29,9 @@ export class Issuance {
   template(name: string): Template {
     const template = this.deps.policies.current().templates.get(name);
     if (!template) {
-      throw problems.unprocessable(`unknown template "${name}"`, [
-        { field: 'template', message: 'no such template' },
-      ]);
+      throw problems.unprocessable(`unknown template "${name}"`, {
+        errors: [{ field: 'template', message: 'no such template' }],
+      });
     }
     return template;
   }
@@ -75,12 +75,11 @@ export class Issuance {
     metrics.decisions.inc({ template: template.name, outcome: decisionOutcome(verdict) });
     if (verdict.outcome === 'deny') {
       await recordAudit(database.db, audit);
-      throw problems.denied(
-        verdict.reasons.join('; ') || 'denied by policy',
-        verdict.policies,
-        verdict.reasons,
-        verdict.stage,
-      );
+      throw problems.denied(verdict.reasons.join('; ') || 'denied by policy', {
+        policies: verdict.policies,
+        reasons: verdict.reasons,
+        stage: verdict.stage,
+      });
     }
     const now = wholeSeconds(clock.now());
     const { expiresAt, maxExpiresAt } = leaseExpiries(now, verdict, input.delegation);

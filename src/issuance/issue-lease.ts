@@ -8,8 +8,8 @@ import type { Database } from '../db/client.js';
 import { type Lease, leases, type NewLease } from '../db/schema/index.js';
 import { completeLease, insertLeaseWithAudit } from '../leases/lease-writes.js';
 import type { Logger } from '../logger.js';
-import type { Template } from '../policy/broker-config.js';
 import { Problem, problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider, Credential, IssueInput } from '../providers/types.js';
 import { capByParent } from './delegated.js';
 
@@ -165,11 +165,9 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
   } catch (error) {
     await markIssueFailed(deps, row, error, requestId);
     if (error instanceof Problem) throw error;
-    throw problems.badGateway(
-      `the ${provider.kind} provider failed to issue the credential`,
-      undefined,
-      error,
-    );
+    throw problems.badGateway(`the ${provider.kind} provider failed to issue the credential`, {
+      cause: error,
+    });
   }
   const now = deps.clock.now();
   const saved = await db.transaction(async (tx) => {

@@ -1,7 +1,8 @@
 // What a mint asks for and what it gives back, whichever front door (REST, token endpoint) asked.
+
+import type { Intent } from '../core/intent.js';
 import type { Lease, LeaseDelegation, LeaseTokenType } from '../db/schema/index.js';
 import type { HumanIdentity, WorkloadIdentity } from '../identity/types.js';
-import type { Intent } from '../policy/intent.js';
 import type { Credential } from '../providers/types.js';
 
 export interface MintInput {

@@ -3,7 +3,7 @@
 // again when the agent collects (the credential is minted under the policy in force then).
 import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
-import type { Template } from '../policy/broker-config.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider } from '../providers/types.js';
 import { decide, delegationContext, type Verdict } from './decide.js';
 import { type IssuanceDeps, providerFor } from './issuance-deps.js';

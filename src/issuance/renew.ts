@@ -68,7 +68,7 @@ export async function renewLease(
   if (verdict.outcome === 'deny' || verdict.stepUp) {
     const reasons = verdict.outcome === 'deny' ? verdict.reasons : ['renewal requires approval'];
     await recordAudit(database.db, { ...audit, decision: 'deny', reasons });
-    throw problems.denied(reasons.join('; '), verdict.policies, reasons);
+    throw problems.denied(reasons.join('; '), { policies: verdict.policies, reasons: reasons });
   }
   const issuedAt = current.issuedAt ?? current.createdAt;
   const ceiling = Math.min(

@@ -7,8 +7,8 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { type Lease, leases } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
-import type { Template } from '../policy/broker-config.js';
 import { problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';
 import { providerInput } from './issue-lease.js';
@@ -74,9 +74,9 @@ export async function replay(
   provider: AnyProvider,
 ): Promise<MintOutcome> {
   if (existing.requestHash !== requestHash(input)) {
-    throw problems.unprocessable('this Idempotency-Key was already used with a different request body', [
-      { field: 'Idempotency-Key', message: 'reused with a different body' },
-    ]);
+    throw problems.unprocessable('this Idempotency-Key was already used with a different request body', {
+      errors: [{ field: 'Idempotency-Key', message: 'reused with a different body' }],
+    });
   }
   if (existing.state === 'pending_approval') {
     const approvalId = await deps.stepUp.approvalIdOf(existing.id);

@@ -1,4 +1,5 @@
 // The JSON shapes of a lease that the API returns. Never includes a secret: leases hold none.
+import { toIntentWire } from '../core/intent.js';
 import type { Lease } from '../db/schema/index.js';
 
 export interface LeaseView {
@@ -42,12 +43,7 @@ export function toLeaseDetailView(lease: Lease): LeaseDetailView {
     agent_issuer: lease.agentIssuer,
     provider: lease.provider,
     on_behalf_of: lease.onBehalfOf ?? null,
-    intent: {
-      task_id: lease.intent.taskId,
-      purpose: lease.intent.purpose,
-      actions: lease.intent.actions,
-      resources: lease.intent.resources,
-    },
+    intent: toIntentWire(lease.intent),
     policies: lease.policies,
     policy_version: lease.policyVersion,
     created_at: lease.createdAt.toISOString(),

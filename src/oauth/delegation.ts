@@ -4,10 +4,10 @@
 import { eq } from 'drizzle-orm';
 import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
+import type { Intent } from '../core/intent.js';
 import type { Db } from '../db/client.js';
 import { type ActClaim, type Lease, leases } from '../db/schema/index.js';
 import type { MintDelegation } from '../issuance/mint-types.js';
-import type { Intent } from '../policy/intent.js';
 import { oauthErrors } from './errors.js';
 import { UUID } from './uuid.js';
 

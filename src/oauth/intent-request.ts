@@ -1,7 +1,7 @@
 // Turns `scope` (RFC 6749 §3.3) and `authorization_details` (RFC 9396, type `task_intent`) into
 // the task intent the broker decides on. Bounded: a hostile body cannot make parsing expensive.
 import { z } from 'zod';
-import { intentSchema } from '../policy/intent.js';
+import { intentSchema } from '../core/intent.js';
 import { oauthErrors } from './errors.js';
 import { AUTHORIZATION_DETAILS_TYPE } from './vocabulary.js';
 

@@ -1,7 +1,7 @@
 // Which template a token request is for: `resource` (RFC 8707) and/or `audience` (RFC 8693) name
 // one resource; the jwt template with that audience whose scopes cover the request is the one.
 // None or several is `invalid_target`; an explicit template (authorization_details) disambiguates.
-import type { JwtTemplate, Template } from '../policy/broker-config.js';
+import type { JwtTemplate, Template } from '../providers/templates.js';
 import { oauthErrors } from './errors.js';
 
 export interface TargetRequest {

@@ -13,7 +13,7 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem } from '../problem.js';
 import type { KeyStore } from '../providers/jwt/key-store.js';
 import { oauthErrors } from './errors.js';
-import type { CollectOutcome, TokenEndpointDeps, TokenIssueRequest } from './token-endpoint.js';
+import type { CollectOutcome, TokenEndpointDeps, TokenIssueRequest } from './token-types.js';
 
 export interface TokenEndpointWiring {
   database: Database;

@@ -2,14 +2,14 @@
 // token is exchanged for a token bound to one resource; a broker token together with a
 // sub-agent's identity token (actor_token) is exchanged for the next link of a delegation chain.
 import { createHash, randomUUID } from 'node:crypto';
+import type { Intent } from '../core/intent.js';
 import type { HumanIdentity, WorkloadIdentity } from '../identity/types.js';
-import type { Intent } from '../policy/intent.js';
 import { delegatedIntent, extendChain, narrow, resolveParent } from './delegation.js';
 import { oauthErrors } from './errors.js';
 import { required, type TokenForm } from './form.js';
 import { type RequestedIntent, requestedIntent } from './intent-request.js';
 import { requestedResource, selectTemplate } from './target.js';
-import type { TokenEndpointDeps, TokenIssueOutcome, TokenRequestInput } from './token-endpoint.js';
+import type { TokenEndpointDeps, TokenIssueOutcome, TokenRequestInput } from './token-types.js';
 import {
   BROKER_TOKEN_TYPES,
   TOKEN_TYPE_ACCESS_TOKEN,

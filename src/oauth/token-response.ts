@@ -1,7 +1,8 @@
 // The successful token response (RFC 6749 §5.1, RFC 8693 §2.2.1, RFC 9396 §7): the token, what it
 // is, and the granted intent echoed so the client sees exactly what it may do.
+
+import type { Intent } from '../core/intent.js';
 import type { Lease, LeaseTokenType } from '../db/schema/leases.js';
-import type { Intent } from '../policy/intent.js';
 import type { Credential } from '../providers/types.js';
 import { OAuthError } from './errors.js';
 import { AUTHORIZATION_DETAILS_TYPE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_TXN_TOKEN } from './vocabulary.js';

@@ -10,7 +10,7 @@ import {
   validate,
 } from '@cedar-policy/cedar-wasm/nodejs';
 import type { AttributeValue } from '../identity/types.js';
-import type { IssuerConfig } from './broker-config.js';
+import type { IssuerConfig } from '../policy-config/broker-yaml.js';
 import type { SourceFile } from './cedar-source.js';
 
 /** A schema type reduced to what a claim can carry. */

@@ -1,9 +1,11 @@
 // What a loaded policy directory offers the rest of the broker. Built by load-policy-dir.ts,
 // held by PolicyStore, swapped atomically on SIGHUP.
+
+import type { Intent } from '../core/intent.js';
 import type { AttributeValue, WorkloadIdentity } from '../identity/types.js';
-import type { BrokerYaml, IssuerConfig, StaffConfig, Template } from './broker-config.js';
+import type { BrokerYaml, IssuerConfig, StaffConfig } from '../policy-config/broker-yaml.js';
+import type { Template } from '../providers/templates.js';
 import type { Decision } from './decision.js';
-import type { Intent } from './intent.js';
 
 export type PolicyAction = 'mint' | 'renew';
 

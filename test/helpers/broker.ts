@@ -11,7 +11,7 @@ import { policyChecks } from '../../src/policy-checks.js';
 import { createJwtProvider } from '../../src/providers/jwt/jwt-provider.js';
 import { KeyStore } from '../../src/providers/jwt/key-store.js';
 import type { ProviderRegistry } from '../../src/providers/types.js';
-import type { StaffConfig } from '../../src/policy/broker-config.js';
+import type { StaffConfig } from '../../src/policy-config/broker-yaml.js';
 import { type TestDatabase, createTestDatabase } from './db.js';
 import { type TestIssuer, createTestIssuer, issuerConfig, staffConfig } from './issuer.js';
 import { DEFAULT_SCHEMA, writePolicyDir } from './policy-dir.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { leases } from '../../src/db/schema/index.js';
 import { createLogger } from '../../src/logger.js';
-import type { PostgresTemplate } from '../../src/policy/broker-config.js';
+import type { PostgresTemplate } from '../../src/providers/templates.js';
 import { createPostgresProvider, type PostgresProvider } from '../../src/providers/postgres/index.js';
 import type { AnyProvider } from '../../src/providers/types.js';
 import {

@@ -5,7 +5,7 @@ import { OAuthError } from '../../src/oauth/errors.js';
 import { parseTokenForm } from '../../src/oauth/form.js';
 import { MAX_AUTHORIZATION_DETAILS_BYTES, requestedIntent } from '../../src/oauth/intent-request.js';
 import { selectTemplate } from '../../src/oauth/target.js';
-import type { Template } from '../../src/policy/broker-config.js';
+import type { Template } from '../../src/providers/templates.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 

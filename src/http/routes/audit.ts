@@ -1,10 +1,11 @@
 // Security staff: read the audit trail and check its hash chain.
+import { UUID_PATTERN } from '../../core/ids.js';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { listAudit, sealAuditLog, verifyAuditLog } from '../../audit/audit-log.js';
 import type { Database } from '../../db/client.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses, staffSecurity, UUID_PATTERN } from '../openapi-common.js';
+import { jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
 
 const AuditQuery = z.strictObject({
   lease_id: z.string().regex(UUID_PATTERN, 'must be a lease id (uuid)').optional(),

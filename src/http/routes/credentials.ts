@@ -1,9 +1,9 @@
 // POST /v1/credentials: an agent asks for a credential for one task.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { intentSchema, toIntent } from '../../core/intent.js';
 import type { HumanIdentity } from '../../identity/types.js';
 import type { Issuance } from '../../issuance/issuance.js';
-import { intentSchema, toIntent } from '../../policy/intent.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
 import type { Verifiers } from '../middleware/auth.js';
@@ -45,9 +45,11 @@ export const idempotencyKeyParameter = {
 
 export function idempotencyKey(value: string | undefined): string | undefined {
   if (value === undefined || IDEMPOTENCY_KEY.test(value)) return value;
-  throw problems.validation('the request is invalid', [
-    { field: 'header.idempotency-key', message: 'printable ASCII without spaces, at most 255 characters' },
-  ]);
+  throw problems.validation('the request is invalid', {
+    errors: [
+      { field: 'header.idempotency-key', message: 'printable ASCII without spaces, at most 255 characters' },
+    ],
+  });
 }
 
 const route = createRoute({
@@ -81,7 +83,7 @@ export function registerCredentialRoutes(app: App, deps: { issuance: Issuance; v
             ? String((error as { detail?: string }).detail)
             : 'invalid token';
         if ((error as { status?: number }).status === 401)
-          throw problems.unauthorized(`on_behalf_of: ${detail}`, error);
+          throw problems.unauthorized(`on_behalf_of: ${detail}`, { cause: error });
         throw error;
       }
     }

@@ -31,7 +31,9 @@ const metricsRoute = createRoute({
   method: 'get',
   path: '/metrics',
   summary: 'Prometheus metrics',
-  responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+  responses: {
+    200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+  },
 });
 
 export function registerHealthRoutes(
@@ -45,10 +47,17 @@ export function registerHealthRoutes(
     try {
       current = await migrationsCurrent(deps.database.sql, deps.migrationTags);
     } catch (error) {
-      throw problems.unavailable('the database is unreachable', 5, error);
+      throw problems.unavailable('the database is unreachable', { retryAfterSeconds: 5, cause: error });
     }
-    if (!current) throw problems.unavailable('database migrations are not applied', 5);
-    return c.json({ status: 'ready' as const, policy_version: deps.policies.current().version, migrations: deps.migrationTags.length }, 200);
+    if (!current) throw problems.unavailable('database migrations are not applied', { retryAfterSeconds: 5 });
+    return c.json(
+      {
+        status: 'ready' as const,
+        policy_version: deps.policies.current().version,
+        migrations: deps.migrationTags.length,
+      },
+      200,
+    );
   });
 
   app.openapi(metricsRoute, async (c) => {

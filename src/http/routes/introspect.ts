@@ -1,15 +1,17 @@
 // RFC 7662 token introspection for JWTs this broker minted. A token is active only while its
 // lease is: once revoked or expired, the answer is `{ "active": false }` and nothing else.
+
 import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
+import { UUID_PATTERN } from '../../core/ids.js';
 import type { Database } from '../../db/client.js';
 import { problems } from '../../problem.js';
 import { TXN_TOKEN_TYP } from '../../providers/jwt/jwt-provider.js';
 import type { KeyStore } from '../../providers/jwt/key-store.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses, UUID_PATTERN } from '../openapi-common.js';
+import { jsonContent, problemResponses } from '../openapi-common.js';
 import { unsupportedMediaType } from '../problem-response.js';
 
 const IntrospectionRequest = z.strictObject({

@@ -1,6 +1,8 @@
 // An agent's own leases: read, renew, revoke; and completing a task.
+
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { canonicalUuid } from '../../core/ids.js';
 import type { Database } from '../../db/client.js';
 import type { Issuance } from '../../issuance/issuance.js';
 import { getOwnedLease } from '../../leases/lease-reads.js';
@@ -15,7 +17,6 @@ import {
   LeaseIdParam,
   LeaseSchema,
   problemResponses,
-  UUID_PATTERN,
 } from '../openapi-common.js';
 
 const RenewSchema = z
@@ -30,8 +31,9 @@ const CompletedSchema = z
   .meta({ id: 'TaskCompleted' });
 
 function leaseId(id: string): string {
-  if (!UUID_PATTERN.test(id)) throw problems.notFound(`no lease ${id.slice(0, 64)}`);
-  return id.toLowerCase();
+  const lease = canonicalUuid(id);
+  if (lease === undefined) throw problems.notFound(`no lease ${id.slice(0, 64)}`);
+  return lease;
 }
 
 const getLease = createRoute({

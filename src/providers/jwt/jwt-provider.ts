@@ -2,9 +2,9 @@
 // Issuing only signs, so it is side-effect free; revocation is the lease state (seen through
 // /v1/introspect) and the short TTL.
 import { SignJWT } from 'jose';
+import type { Intent } from '../../core/intent.js';
 import type { ActClaim } from '../../db/schema/leases.js';
-import type { JwtTemplate } from '../../policy/broker-config.js';
-import type { Intent } from '../../policy/intent.js';
+import type { JwtTemplate } from '../templates.js';
 import type { Issued, IssueInput, Provider, Scoped } from '../types.js';
 import type { KeyStore } from './key-store.js';
 

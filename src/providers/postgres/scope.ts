@@ -1,9 +1,11 @@
 // Narrows a task intent to a postgres template's ceiling: which privileges on which tables the
 // minted role receives. Pure, so a request that asks for more is denied before anything is created.
-import { PG_PRIVILEGES, type PgPrivilege, type PostgresTemplate } from '../../policy/broker-config.js';
-import type { Intent } from '../../policy/intent.js';
+
+import type { Intent } from '../../core/intent.js';
+import type { PostgresTemplate } from '../templates.js';
 import type { Scoped } from '../types.js';
 import { formatQualifiedName, parseQualifiedName, type QualifiedName } from './identifiers.js';
+import { PG_PRIVILEGES, type PgPrivilege } from './template.js';
 
 /** What a lease's role is granted: every privilege on every table (plain data: stored on the lease). */
 export type PgGrant = {

@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import postgres from 'postgres';
 import { createLogger } from '../../../src/logger.js';
-import type { PostgresTemplate } from '../../../src/policy/broker-config.js';
-import type { Intent } from '../../../src/policy/intent.js';
+import type { PostgresTemplate } from '../../../src/providers/templates.js';
+import type { Intent } from '../../../src/core/intent.js';
 import {
   createPostgresProvider,
   type PgGrant,
