@@ -1,10 +1,13 @@
-// `npm run dev:token`: prints a token from the local development issuers (workload by default,
-// staff with --staff) so the quick start can call the broker. Only the token goes to stdout.
+// `jit-broker dev token` (`npm run dev:token`): prints a token from the local development issuers
+// (workload by default, staff with --staff) so the quick start can call the broker. Only the token
+// goes to stdout.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { type DevIssuerKind, signDevToken } from '../identity/dev-issuers.js';
 
-const USAGE = `usage: npm run --silent dev:token -- [--staff] [--sub <subject>] [--groups a,b] [--ttl <seconds>] [--claim key=value]...
+export const DEV_TOKEN_USAGE = `usage: jit-broker dev token [--staff] [--sub <subject>] [--groups a,b] [--ttl <seconds>] [--claim key=value]...
   workload token (default): sub agent-reports, claim kubernetes.io = {namespace: reports, serviceaccount: {name: reports-agent}}
   --staff: staff token, sub alice@example.com, groups security-oncall
   --claim: repeatable; the value is parsed as JSON when it parses (--claim 'kubernetes.io={"namespace":"billing"}')`;
@@ -77,19 +80,27 @@ function splitClaim(pair: string): [string, unknown] {
   }
 }
 
-async function main(): Promise<void> {
-  const request = parseDevTokenArgs(process.argv.slice(2));
-  if (request === 'help') {
-    process.stderr.write(`${USAGE}\n`);
-    return;
+/** The whole command; returns the exit code. */
+export async function runDevToken(argv: readonly string[]): Promise<number> {
+  try {
+    const request = parseDevTokenArgs(argv);
+    if (request === 'help') {
+      process.stderr.write(`${DEV_TOKEN_USAGE}\n`);
+      return 0;
+    }
+    const { dataDir } = loadConfig();
+    const token = await signDevToken({ dataDir, ...request });
+    process.stdout.write(`${token}\n`);
+    return 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      `dev-token: ${message}\n${error instanceof UsageError ? `${DEV_TOKEN_USAGE}\n` : ''}`,
+    );
+    return 1;
   }
-  const { dataDir } = loadConfig();
-  const token = await signDevToken({ dataDir, ...request });
-  process.stdout.write(`${token}\n`);
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`dev-token: ${message}\n${error instanceof UsageError ? `${USAGE}\n` : ''}`);
-  process.exitCode = 1;
-});
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  process.exitCode = await runDevToken(process.argv.slice(2));
+}
