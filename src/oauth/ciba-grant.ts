@@ -1,6 +1,8 @@
 // CIBA poll mode (OpenID CIBA Core §7.3, §10.1, §11) over the broker's step-up approvals: the
 // client polls with the auth_req_id it got in `authorization_pending`, authenticating as the same
 // workload, and gets pending / slow_down / access_denied / expired_token, or the token once.
+
+import { isUuid } from '../core/ids.js';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { Problem } from '../problem.js';
 import { type OAuthError, oauthErrorFrom, oauthErrors } from './errors.js';
@@ -8,7 +10,6 @@ import { required } from './form.js';
 import { claimPoll } from './poll-interval.js';
 import { responseFor, type TokenResponse } from './token-response.js';
 import type { TokenEndpointDeps, TokenRequestInput } from './token-types.js';
-import { UUID } from './uuid.js';
 import { POLL_INTERVAL_SECONDS, WORKLOAD_TOKEN_TYPES } from './vocabulary.js';
 import { verifyWorkloadToken } from './workload-token.js';
 
@@ -21,7 +22,7 @@ export async function handleCibaPoll(
   const { form } = input;
   const authReqId = required(form, 'auth_req_id');
   const identity = await pollingWorkload(deps, input);
-  if (!UUID.test(authReqId)) throw oauthErrors.invalidGrant(UNKNOWN_REQUEST);
+  if (!isUuid(authReqId)) throw oauthErrors.invalidGrant(UNKNOWN_REQUEST);
   const owner = { agent: identity.subject, agentIssuer: identity.issuer };
   const claim = await claimPoll(deps.db, authReqId, owner, deps.clock.now(), POLL_INTERVAL_SECONDS);
   if (claim === 'unknown') throw oauthErrors.invalidGrant(UNKNOWN_REQUEST);

@@ -4,12 +4,12 @@
 import { eq } from 'drizzle-orm';
 import type { JWTPayload } from 'jose';
 import type { Clock } from '../clock.js';
+import { isUuid } from '../core/ids.js';
 import type { Intent } from '../core/intent.js';
 import type { Db } from '../db/client.js';
 import { type ActClaim, type Lease, leases } from '../db/schema/index.js';
 import type { MintDelegation } from '../issuance/mint-types.js';
 import { oauthErrors } from './errors.js';
-import { UUID } from './uuid.js';
 
 export interface ParentToken {
   lease: Lease;
@@ -27,7 +27,7 @@ const INVALID_SUBJECT = 'subject_token is not an active token of this broker';
 
 export async function resolveParent(deps: ParentDeps, token: string): Promise<ParentToken> {
   const claims = await deps.verifyBrokerToken(token);
-  if (claims === undefined || typeof claims.jti !== 'string' || !UUID.test(claims.jti)) {
+  if (claims === undefined || typeof claims.jti !== 'string' || !isUuid(claims.jti)) {
     throw oauthErrors.invalidRequest(INVALID_SUBJECT, 'not a broker access token');
   }
   const [lease] = await deps.db.select().from(leases).where(eq(leases.id, claims.jti)).limit(1);
