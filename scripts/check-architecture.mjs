@@ -26,6 +26,7 @@ export const LAYERS = [
   'revocation',
   'issuance',
   'approvals',
+  'oauth',
   'http',
   'policy-checks',
   'broker',

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const postgresProvider = createPostgresProvider({ targetUrls: config.targetUrls, logger });
   const stsProvider = createAwsStsProvider({ endpoint: config.awsEndpointUrlSts, logger, clock });
   const providers: ProviderRegistry = {
-    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer }),
+    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer, txnTokenAudience: config.txnTokenAudience }),
     postgres: postgresProvider,
     aws_sts: stsProvider,
   } as ProviderRegistry;

@@ -52,6 +52,8 @@ export interface ProblemOptions {
   cause?: unknown;
   /** Only for `request-refused`, which carries the status an HTTP layer refused with. */
   status?: number | undefined;
+  /** A machine-readable refinement for callers inside the broker (e.g. `ceiling`); not rendered. */
+  code?: string | undefined;
 }
 
 export class Problem extends Error {
@@ -62,6 +64,7 @@ export class Problem extends Error {
   readonly errors: FieldError[] | undefined;
   readonly extensions: Record<string, unknown>;
   readonly headers: Record<string, string>;
+  readonly code: string | undefined;
 
   constructor(type: ProblemType, detail: string, options: ProblemOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
@@ -73,6 +76,7 @@ export class Problem extends Error {
     this.errors = options.errors;
     this.extensions = options.extensions ?? {};
     this.headers = options.headers ?? {};
+    this.code = options.code;
   }
 }
 
@@ -105,8 +109,15 @@ export const problems = {
   forbidden: (detail: string, o: Options<'extensions'> = {}) => new Problem('forbidden', detail, o),
   crossOrigin: (detail: string) => new Problem('cross-origin', detail),
   csrf: (detail: string) => new Problem('csrf', detail),
-  denied: (detail: string, o: { policies: string[]; reasons: string[] }) =>
-    new Problem('denied', detail, { extensions: { policies: o.policies, reasons: o.reasons } }),
+  /** `stage`: refused before Cedar ran (the template ceiling, the delegation depth cap). */
+  denied: (
+    detail: string,
+    o: { policies: string[]; reasons: string[]; stage?: 'ceiling' | 'delegation' | undefined },
+  ) =>
+    new Problem('denied', detail, {
+      extensions: { policies: o.policies, reasons: o.reasons },
+      code: o.stage,
+    }),
   approvalDenied: (detail: string, o: { approvalId: string; reasons: string[] }) =>
     new Problem('approval-denied', detail, {
       extensions: { approval_id: o.approvalId, policies: [], reasons: o.reasons },

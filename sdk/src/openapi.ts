@@ -136,6 +136,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** OAuth 2.0 token endpoint: token exchange, jwt-bearer, CIBA poll */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+                };
+            };
+            responses: {
+                /** @description Token issued */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TokenResponse"];
+                    };
+                };
+                /** @description OAuth error (RFC 6749 §5.2), including CIBA authorization_pending and slow_down */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description access_denied: denied by policy (names the deciding policies) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description invalid_request: body over 64 KiB */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+                /** @description temporarily_unavailable */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OAuthError"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/leases": {
         parameters: {
             query?: never;
@@ -1580,6 +1658,57 @@ export interface components {
             /** @description The human's OIDC token (staff issuer) */
             on_behalf_of?: string;
         };
+        TokenResponse: {
+            access_token: string;
+            issued_token_type: string;
+            /** @enum {string} */
+            token_type: "Bearer" | "N_A";
+            expires_in: number;
+            scope: string;
+            task_id: string;
+            lease_id: string;
+            authorization_details: components["schemas"]["TaskIntentDetail"][];
+        };
+        TaskIntentDetail: {
+            /** @enum {string} */
+            type: "task_intent";
+            task_id: string;
+            purpose: string;
+            actions: string[];
+            resources: string[];
+            template: string;
+        };
+        OAuthError: {
+            error: string;
+            error_description: string;
+            policies?: string[];
+            reasons?: string[];
+            auth_req_id?: string;
+            interval?: number;
+            expires_in?: number;
+            request_id?: string;
+        };
+        TokenRequest: {
+            /** @enum {string} */
+            grant_type: "urn:ietf:params:oauth:grant-type:token-exchange" | "urn:ietf:params:oauth:grant-type:jwt-bearer" | "urn:openid:params:grant-type:ciba";
+            /** @description The workload identity JWT, or (with actor_token) a broker token */
+            subject_token?: string;
+            subject_token_type?: string;
+            /** @description A sub-agent's workload identity JWT (delegation) */
+            actor_token?: string;
+            actor_token_type?: string;
+            /** @description jwt-bearer: the workload identity JWT */
+            assertion?: string;
+            /** @description CIBA poll: the auth_req_id of authorization_pending */
+            auth_req_id?: string;
+            resource?: string;
+            audience?: string;
+            scope?: string;
+            /** @description JSON: [{ "type": "task_intent", ... }] */
+            authorization_details?: string;
+            requested_token_type?: string;
+            client_id?: string;
+        };
         LeaseList: {
             items: components["schemas"]["LeaseDetail"][];
             next_cursor: string | null;
@@ -1647,9 +1776,11 @@ export interface components {
             iat?: number;
             jti?: string;
             task_id?: string;
-            act?: {
-                sub: string;
-            };
+            act?: components["schemas"]["ActorClaim"];
+        };
+        ActorClaim: {
+            sub: string;
+            act?: components["schemas"]["ActorClaim"];
         };
         JWKS: {
             keys: {

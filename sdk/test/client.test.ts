@@ -115,8 +115,20 @@ describe('JitBroker', () => {
     expect((error as ApprovalDeniedError).reasons).toEqual(['not during the freeze']);
   });
 
-  test.skip('exchange: RFC 8693 at POST /v1/token', () => {
-    // TODO: the token endpoint is not in this broker yet; test exchange() against it once it is.
+  test('exchange: RFC 8693 at POST /v1/token, a resource-bound token on a lease', async () => {
+    const s = spec();
+    const token = await broker.exchange({
+      resource: 'https://reports.internal',
+      intent: { taskId: s.taskId, purpose: 'sdk exchange', actions: ['reports:read'] },
+      clientId: 'sdk-test',
+    });
+    expect(token).toMatchObject({ token_type: 'Bearer', task_id: s.taskId, scope: 'reports:read' });
+    expect(await introspect(t, token.access_token)).toMatchObject({
+      active: true,
+      aud: 'https://reports.internal',
+      task_id: s.taskId,
+    });
+    expect((await leaseRow(t, token.lease_id))?.state).toBe('active');
   });
 });
 

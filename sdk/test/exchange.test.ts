@@ -1,7 +1,7 @@
 // exchange() speaks the token endpoint's contract (form-encoded RFC 8693 with the intent as RFC
-// 9396 authorization_details; CIBA poll mode for a step-up; OAuth error JSON). Until the broker
-// serves POST /v1/token, a local endpoint records exactly what the SDK sends and answers as the
-// contract says; the test against the real broker is in client.test.ts (skipped until then).
+// 9396 authorization_details; CIBA poll mode for a step-up; OAuth error JSON). A local endpoint
+// records exactly what the SDK sends and answers as the contract says; the test against the real
+// broker is in client.test.ts.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from 'vitest';

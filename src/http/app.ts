@@ -7,6 +7,8 @@ import type { Database } from '../db/client.js';
 import type { Issuance } from '../issuance/issuance.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { TOKEN_PATH } from '../oauth/metadata.js';
+import { createTokenEndpoint } from '../oauth/token-endpoint-deps.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem, problems } from '../problem.js';
 import type { KeyStore } from '../providers/jwt/key-store.js';
@@ -15,6 +17,7 @@ import type { App, AppEnv } from './env.js';
 import { staffAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
 import { requestContext } from './middleware/request-context.js';
+import { renderOAuthError } from './oauth-error-response.js';
 import { renderProblem, zodFieldErrors } from './problem-response.js';
 import { setResponseHeader } from './response-headers.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -23,6 +26,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerIntrospectionRoute } from './routes/introspect.js';
 import { registerLeaseRoutes } from './routes/leases.js';
 import { registerStaffLeaseRoutes } from './routes/staff-leases.js';
+import { registerTokenRoute } from './routes/token.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWellKnownRoutes } from './routes/well-known.js';
 
@@ -88,7 +92,10 @@ export function createApp(deps: AppDeps): App {
     setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
   });
   app.use('*', limitBody());
-  app.onError((error, c) => renderProblem(c, error));
+  // The token endpoint speaks OAuth (RFC 6749 §5.2) in every refusal, a 413 from limitBody included.
+  app.onError((error, c) =>
+    c.req.path === TOKEN_PATH ? renderOAuthError(c, error) : renderProblem(c, error),
+  );
   app.notFound((c) => {
     const allow = allowedMethods(app, c.req.path);
     if (allow.length > 0) {
@@ -129,6 +136,13 @@ export function createApp(deps: AppDeps): App {
   app.use('/v1/audit/*', staff);
 
   registerCredentialRoutes(app, deps);
+  registerTokenRoute(app, {
+    tokenEndpoint: createTokenEndpoint({
+      ...deps,
+      approvals: deps.approvals,
+      txnTokenAudience: deps.config.txnTokenAudience,
+    }),
+  });
   registerStaffLeaseRoutes(app, deps);
   registerLeaseRoutes(app, deps);
   registerIntrospectionRoute(app, deps);

@@ -11,6 +11,7 @@ import type { Template } from '../providers/templates.js';
 import type { AnyProvider, Credential } from '../providers/types.js';
 import { decide } from './decide.js';
 import { decisionAudit, decisionOutcome } from './decision-audit.js';
+import { delegatedRequest, leaseDelegation, leaseExpiries, mintDetail } from './delegated.js';
 import { type IssuanceDeps, providerFor } from './issuance-deps.js';
 import { type IssuedLease, type IssueParams, issueLease, wholeSeconds } from './issue-lease.js';
 import type { MintInput, MintOutcome } from './mint-types.js';
@@ -56,6 +57,7 @@ export class Issuance {
       requestedTtlSeconds: input.ttlSeconds,
       onBehalfOf: onBehalfOf ?? undefined,
       approved: false,
+      delegation: delegatedRequest(input.delegation),
     });
     const leaseId = randomUUID();
     const audit = decisionAudit({
@@ -68,7 +70,7 @@ export class Issuance {
       template: template.name,
       intent: input.intent,
       verdict,
-      detail: { action: 'mint', ttl_seconds: input.ttlSeconds ?? null },
+      detail: mintDetail(input),
     });
     metrics.decisions.inc({ template: template.name, outcome: decisionOutcome(verdict) });
     if (verdict.outcome === 'deny') {
@@ -76,9 +78,11 @@ export class Issuance {
       throw problems.denied(verdict.reasons.join('; ') || 'denied by policy', {
         policies: verdict.policies,
         reasons: verdict.reasons,
+        stage: verdict.stage,
       });
     }
     const now = wholeSeconds(clock.now());
+    const { expiresAt, maxExpiresAt } = leaseExpiries(now, verdict, input.delegation);
     const lease: NewLease = {
       id: leaseId,
       state: 'issuing',
@@ -94,8 +98,12 @@ export class Issuance {
       policies: verdict.policies,
       requestedTtlSeconds: input.ttlSeconds ?? template.default_ttl,
       createdAt: now,
-      expiresAt: new Date(now.getTime() + verdict.ttlSeconds * 1000),
-      maxExpiresAt: new Date(now.getTime() + verdict.maxLifetimeSeconds * 1000),
+      expiresAt,
+      maxExpiresAt,
+      parentLeaseId: input.delegation?.parentLeaseId ?? null,
+      delegation: input.delegation ? leaseDelegation(input.delegation) : null,
+      tokenType: input.tokenType ?? null,
+      clientId: input.clientId ?? null,
       idempotencyKey: input.idempotencyKey ?? null,
       requestHash: requestHash(input),
       updatedAt: now,

@@ -25,6 +25,10 @@ export function requestHash(input: MintInput): string {
     input.intent.resources,
     input.ttlSeconds ?? null,
     input.onBehalfOf ? [input.onBehalfOf.issuer, input.onBehalfOf.subject] : null,
+    // Token endpoint requests: a different parent or token type is a different request.
+    ...(input.delegation || input.tokenType
+      ? [input.delegation?.parentLeaseId ?? null, input.tokenType ?? null]
+      : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -87,6 +87,8 @@ export const brokerYamlSchema = z.strictObject({
       });
     }),
   staff: staffSchema.optional(),
+  /** How many token exchanges a delegation chain may add to a workload's own token. */
+  max_delegation_depth: z.number().int().min(0).max(16).default(2),
   templates: z.record(
     z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - (at most 64)'),
     templateSchema,

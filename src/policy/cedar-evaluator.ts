@@ -25,6 +25,8 @@ export interface EvaluatorConfig {
 }
 
 const NO_PERMIT = 'no permit policy matched';
+export const DELEGATION_UNDECLARED =
+  'delegated requests are refused: schema.cedarschema does not declare context.delegation';
 
 /*
  * Why Cedar runs without the schema here (no preparsedSchemaName / validateRequest): every policy
@@ -97,6 +99,15 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
             approved: input.approved,
             on_behalf_of: { sub: input.onBehalfOf.sub, issuer: input.onBehalfOf.issuer },
           };
+    if (input.delegation !== undefined) {
+      // Without the declaration no policy can see the chain, so none could have meant to allow it.
+      if (!schema.acceptsDelegation) return deny([], [DELEGATION_UNDECLARED]);
+      context.delegation = {
+        depth: input.delegation.depth,
+        chain: input.delegation.chain,
+        parent_lease: input.delegation.parentLease,
+      };
+    }
 
     let answer: ReturnType<typeof statefulIsAuthorized>;
     try {

@@ -18,6 +18,16 @@ export interface EvaluationInput {
   ttlSeconds: number;
   onBehalfOf: { sub: string; issuer: string } | undefined;
   approved: boolean;
+  /** Set for a delegated token exchange: Cedar's `context.delegation`. */
+  delegation?: DelegationContext | undefined;
+}
+
+export interface DelegationContext {
+  /** 1 for the first exchange of a workload's own token, +1 for each exchange after it. */
+  depth: number;
+  /** Every agent subject in the chain, this request's agent included. */
+  chain: string[];
+  parentLease: string;
 }
 
 export interface PolicySet {

@@ -1,6 +1,7 @@
 // The one small interface every credential provider implements. Providers know their target
 // system and their template's ceiling; they never touch the lease table (the lease service does).
 import type { Intent } from '../core/intent.js';
+import type { ActClaim, LeaseTokenType } from '../db/schema/leases.js';
 import type { ProviderKind, Template } from './templates.js';
 
 export interface JwtCredential {
@@ -41,6 +42,12 @@ export interface IssueInput<T extends Template, G> {
   taskId: string;
   issuedAt: Date;
   expiresAt: Date;
+  /** A delegated lease (RFC 8693 §4.1): the chain's subject and its nested actors. jwt only. */
+  delegation?: { subject: string; act: ActClaim } | undefined;
+  /** jwt only: a transaction token instead of an access token. */
+  tokenType?: LeaseTokenType | undefined;
+  /** The granted intent (a transaction token carries it as `tctx`). */
+  intent?: Intent | undefined;
 }
 
 export interface Issued {

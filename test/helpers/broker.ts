@@ -138,7 +138,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   const logger = createLogger('debug', sink);
   const keyStore = await KeyStore.open({ database, masterKey: TEST_MASTER_KEY, clock, logger });
   const providers: ProviderRegistry = {
-    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer }) as ProviderRegistry['jwt'],
+    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer, txnTokenAudience: config.txnTokenAudience }) as ProviderRegistry['jwt'],
     ...options.providers,
   };
   const policies = await PolicyStore.open(policyDir, policyChecks(providers));

@@ -36,14 +36,14 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  * `request.headers` schema: that validator copies every request header into an object (and makes
  * the Node adapter build a web Headers) on each issuance, to read one optional header.
  */
-const idempotencyKeyParameter = {
+export const idempotencyKeyParameter = {
   name: 'idempotency-key',
   in: 'header' as const,
   required: false,
   schema: { type: 'string' as const, pattern: IDEMPOTENCY_KEY.source },
 };
 
-function idempotencyKey(value: string | undefined): string | undefined {
+export function idempotencyKey(value: string | undefined): string | undefined {
   if (value === undefined || IDEMPOTENCY_KEY.test(value)) return value;
   throw problems.validation('the request is invalid', {
     errors: [

@@ -2,6 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
+import { tokenEndpointMetadata } from '../../oauth/metadata.js';
 import type { KeyStore } from '../../providers/jwt/key-store.js';
 import type { App } from '../env.js';
 import { jsonContent } from '../openapi-common.js';
@@ -39,6 +40,7 @@ export function registerWellKnownRoutes(app: App, deps: { config: Config; keySto
         jwks_uri: `${base}/.well-known/jwks.json`,
         introspection_endpoint: `${base}/v1/introspect`,
         introspection_endpoint_auth_methods_supported: ['none'],
+        ...tokenEndpointMetadata(base),
         id_token_signing_alg_values_supported: [deps.keyStore.currentKey().alg],
       },
       200,
