@@ -14,6 +14,7 @@ import type { KeyStore } from '../providers/jwt/key-store.js';
 import type { App, AppEnv } from './env.js';
 import { staffAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
+import { oauthErrorShape } from './middleware/oauth-errors.js';
 import { requestContext } from './middleware/request-context.js';
 import { renderProblem, zodFieldErrors } from './problem-response.js';
 import { setResponseHeader } from './response-headers.js';
@@ -56,7 +57,10 @@ export function openApiDocument(app: App) {
       version: API_VERSION,
       description:
         'Just-in-time credential broker: workload identity + task intent + Cedar policy → short-lived, scoped credentials.',
+      license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
     },
+    // Relative (OpenAPI 3.1 §4.8.5): the broker that serves this document; PUBLIC_URL differs per deployment.
+    servers: [{ url: '/', description: 'The broker serving this document' }],
   });
 }
 
@@ -87,6 +91,7 @@ export function createApp(deps: AppDeps): App {
     if (!c.res.headers.has('Cache-Control')) setResponseHeader(c, 'Cache-Control', 'no-store');
     setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
   });
+  app.use('/v1/introspect', oauthErrorShape());
   app.use('*', limitBody());
   app.onError((error, c) => renderProblem(c, error));
   app.notFound((c) => {

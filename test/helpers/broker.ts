@@ -6,14 +6,14 @@ import { type Broker, createBroker } from '../../src/broker.js';
 import { ManualClock } from '../../src/clock.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import type { StaffConfig } from '../../src/policy/broker-config.js';
 import { PolicyStore } from '../../src/policy/policy-store.js';
 import { policyChecks } from '../../src/policy-checks.js';
 import { createJwtProvider } from '../../src/providers/jwt/jwt-provider.js';
 import { KeyStore } from '../../src/providers/jwt/key-store.js';
 import type { ProviderRegistry } from '../../src/providers/types.js';
-import type { StaffConfig } from '../../src/policy/broker-config.js';
-import { type TestDatabase, createTestDatabase } from './db.js';
-import { type TestIssuer, createTestIssuer, issuerConfig, staffConfig } from './issuer.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+import { createTestIssuer, issuerConfig, staffConfig, type TestIssuer } from './issuer.js';
 import { DEFAULT_SCHEMA, writePolicyDir } from './policy-dir.js';
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7);
@@ -71,6 +71,10 @@ export interface TestBrokerOptions {
   clock?: ManualClock;
   /** Over the `staff:` section (e.g. a real OIDC provider as the staff IdP: issuer, jwks_uri, jwks_file: undefined). */
   staff?: Partial<StaffConfig>;
+  /** `resource_servers:` of broker.yaml (RFC 7662 callers). */
+  resourceServers?: object[];
+  /** Extra files in the policy directory (a resource server's jwks_file). */
+  files?: Record<string, string>;
 }
 
 export interface TestBroker {
@@ -86,7 +90,11 @@ export interface TestBroker {
   logs: string[];
   agentToken(sub?: string, claims?: Record<string, unknown>): Promise<string>;
   staffToken(sub: string, groups?: string[], claims?: Record<string, unknown>): Promise<string>;
-  request(method: string, path: string, init?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<TestResponse>;
+  request(
+    method: string,
+    path: string,
+    init?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -111,13 +119,22 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     issuers: [
       issuerConfig(issuer, {
         name: 'test',
-        attributes: { namespace: ['kubernetes.io', 'namespace'], service_account: ['kubernetes.io', 'serviceaccount', 'name'] },
+        attributes: {
+          namespace: ['kubernetes.io', 'namespace'],
+          service_account: ['kubernetes.io', 'serviceaccount', 'name'],
+        },
       }),
     ],
-    staff: staffConfig(staffIssuer, { audience: STAFF_AUDIENCE, client_id: 'jit-broker-console', ...options.staff }),
+    staff: staffConfig(staffIssuer, {
+      audience: STAFF_AUDIENCE,
+      client_id: 'jit-broker-console',
+      ...options.staff,
+    }),
     templates: options.templates ?? TEST_TEMPLATES,
     schema: options.schema ?? DEFAULT_SCHEMA,
     policies: options.policies ?? TEST_POLICIES,
+    ...(options.resourceServers ? { resourceServers: options.resourceServers } : {}),
+    ...(options.files ? { files: options.files } : {}),
   });
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -195,10 +212,19 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
 }
 
 /** A valid credential request body for the default test templates. */
-export function credentialRequest(overrides: Record<string, unknown> = {}, intent: Record<string, unknown> = {}) {
+export function credentialRequest(
+  overrides: Record<string, unknown> = {},
+  intent: Record<string, unknown> = {},
+) {
   return {
     template: 'reports-api',
-    intent: { task_id: 't-42', purpose: 'monthly report', actions: ['reports:read'], resources: [], ...intent },
+    intent: {
+      task_id: 't-42',
+      purpose: 'monthly report',
+      actions: ['reports:read'],
+      resources: [],
+      ...intent,
+    },
     ...overrides,
   };
 }

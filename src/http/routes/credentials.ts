@@ -53,6 +53,7 @@ function idempotencyKey(value: string | undefined): string | undefined {
 const route = createRoute({
   method: 'post',
   path: '/v1/credentials',
+  operationId: 'mintCredential',
   summary: 'Request a credential scoped to a task intent',
   security: bearerSecurity,
   parameters: [idempotencyKeyParameter],

@@ -6,19 +6,25 @@ import { toLeaseView } from '../../leases/lease-view.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
 import {
+  bearerSecurity,
   CredentialSchema,
+  jsonContent,
   LeaseIdParam,
   LeaseSchema,
-  UUID_PATTERN,
-  bearerSecurity,
-  jsonContent,
   problemResponses,
+  UUID_PATTERN,
 } from '../openapi-common.js';
 
-const RenewSchema = z.strictObject({ ttl_seconds: z.number().int().min(1).max(43_200).optional() }).meta({ id: 'RenewRequest' });
-const RenewedSchema = LeaseSchema.extend({ credential: CredentialSchema.optional() }).meta({ id: 'RenewedLease' });
+const RenewSchema = z
+  .strictObject({ ttl_seconds: z.number().int().min(1).max(43_200).optional() })
+  .meta({ id: 'RenewRequest' });
+const RenewedSchema = LeaseSchema.extend({ credential: CredentialSchema.optional() }).meta({
+  id: 'RenewedLease',
+});
 const TaskParam = z.object({ task_id: z.string().min(1).max(128) });
-const CompletedSchema = z.object({ task_id: z.string(), revoked: z.array(z.string()) }).meta({ id: 'TaskCompleted' });
+const CompletedSchema = z
+  .object({ task_id: z.string(), revoked: z.array(z.string()) })
+  .meta({ id: 'TaskCompleted' });
 
 function leaseId(id: string): string {
   if (!UUID_PATTERN.test(id)) throw problems.notFound(`no lease ${id.slice(0, 64)}`);
@@ -28,20 +34,28 @@ function leaseId(id: string): string {
 const getLease = createRoute({
   method: 'get',
   path: '/v1/leases/{id}',
+  operationId: 'getLease',
   summary: "Read one of the caller's leases (never the secret)",
   security: bearerSecurity,
   request: { params: LeaseIdParam },
-  responses: { 200: { description: 'The lease', content: jsonContent(LeaseSchema) }, ...problemResponses(401, 404, 503) },
+  responses: {
+    200: { description: 'The lease', content: jsonContent(LeaseSchema) },
+    ...problemResponses(401, 404, 503),
+  },
 });
 
 const renewLease = createRoute({
   method: 'post',
   path: '/v1/leases/{id}/renew',
+  operationId: 'renewLease',
   summary: 'Extend a lease (policy re-evaluated; never past its max TTL from issue)',
   security: bearerSecurity,
   request: { params: LeaseIdParam, body: { content: jsonContent(RenewSchema), required: false } },
   responses: {
-    200: { description: 'Renewed lease, with a fresh credential where the provider re-mints', content: jsonContent(RenewedSchema) },
+    200: {
+      description: 'Renewed lease, with a fresh credential where the provider re-mints',
+      content: jsonContent(RenewedSchema),
+    },
     ...problemResponses(400, 401, 403, 404, 409, 502, 503),
   },
 });
@@ -49,19 +63,27 @@ const renewLease = createRoute({
 const revokeLease = createRoute({
   method: 'post',
   path: '/v1/leases/{id}/revoke',
+  operationId: 'revokeLease',
   summary: 'Revoke a lease now',
   security: bearerSecurity,
   request: { params: LeaseIdParam },
-  responses: { 200: { description: 'The lease after revocation', content: jsonContent(LeaseSchema) }, ...problemResponses(401, 404, 503) },
+  responses: {
+    200: { description: 'The lease after revocation', content: jsonContent(LeaseSchema) },
+    ...problemResponses(401, 404, 503),
+  },
 });
 
 const completeTask = createRoute({
   method: 'post',
   path: '/v1/tasks/{task_id}/complete',
-  summary: "Revoke every live lease of this task for the calling agent",
+  operationId: 'completeTask',
+  summary: 'Revoke every live lease of this task for the calling agent',
   security: bearerSecurity,
   request: { params: TaskParam },
-  responses: { 200: { description: 'Leases revoked', content: jsonContent(CompletedSchema) }, ...problemResponses(400, 401, 503) },
+  responses: {
+    200: { description: 'Leases revoked', content: jsonContent(CompletedSchema) },
+    ...problemResponses(400, 401, 503),
+  },
 });
 
 export function registerLeaseRoutes(app: App, deps: { leases: LeaseService }) {
@@ -72,7 +94,10 @@ export function registerLeaseRoutes(app: App, deps: { leases: LeaseService }) {
 
   app.openapi(renewLease, async (c) => {
     // An empty body means "the template's default TTL".
-    const body = c.req.header('content-length') === '0' ? {} : ((c.req.valid('json') as z.infer<typeof RenewSchema> | undefined) ?? {});
+    const body =
+      c.req.header('content-length') === '0'
+        ? {}
+        : ((c.req.valid('json') as z.infer<typeof RenewSchema> | undefined) ?? {});
     const { lease, credential } = await deps.leases.renew(
       c.get('identity'),
       leaseId(c.req.valid('param').id),
@@ -83,7 +108,11 @@ export function registerLeaseRoutes(app: App, deps: { leases: LeaseService }) {
   });
 
   app.openapi(revokeLease, async (c) => {
-    const lease = await deps.leases.revokeOwned(c.get('identity'), leaseId(c.req.valid('param').id), c.get('requestId'));
+    const lease = await deps.leases.revokeOwned(
+      c.get('identity'),
+      leaseId(c.req.valid('param').id),
+      c.get('requestId'),
+    );
     return c.json(toLeaseView(lease), 200);
   });
 

@@ -1,7 +1,7 @@
 // Security staff: list leases and revoke them in bulk. A bulk revoke also closes the open step-up
 // requests it matches, and is audited as one request beside the per-lease rows.
 import { createRoute } from '@hono/zod-openapi';
-import { and, count, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../../audit/audit-log.js';
 import type { Clock } from '../../clock.js';
@@ -23,7 +23,9 @@ const ListQuery = z.strictObject({
 });
 
 const LeaseDetail = z.record(z.string(), z.unknown()).meta({ id: 'LeaseDetail' });
-const LeaseList = z.object({ items: z.array(LeaseDetail), next_cursor: z.string().nullable() }).meta({ id: 'LeaseList' });
+const LeaseList = z
+  .object({ items: z.array(LeaseDetail), next_cursor: z.string().nullable() })
+  .meta({ id: 'LeaseList' });
 
 const BulkRevoke = z
   .strictObject({
@@ -40,11 +42,18 @@ const BulkRevoke = z
 
 const BulkRevokeResult = z
   .object({
-    revoked: z.array(z.string()).meta({ description: 'Every live lease the filter matched, now revoked or revoking' }),
-    approvals_denied: z.array(z.string()).meta({ description: 'Open step-up requests the filter matched, now denied' }),
+    revoked: z
+      .array(z.string())
+      .meta({ description: 'Every live lease the filter matched, now revoked or revoking' }),
+    approvals_denied: z
+      .array(z.string())
+      .meta({ description: 'Open step-up requests the filter matched, now denied' }),
     counts: z.object({
       revoked: z.number().int().meta({ description: 'Leases the provider confirmed revoked' }),
-      revoking: z.number().int().meta({ description: 'Leases whose revocation the sweeper is still retrying' }),
+      revoking: z
+        .number()
+        .int()
+        .meta({ description: 'Leases whose revocation the sweeper is still retrying' }),
       approvals_denied: z.number().int(),
     }),
   })
@@ -53,15 +62,20 @@ const BulkRevokeResult = z
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/leases',
+  operationId: 'listLeases',
   summary: 'List leases (staff)',
   security: staffSecurity,
   request: { query: ListQuery },
-  responses: { 200: { description: 'Leases, newest first', content: jsonContent(LeaseList) }, ...problemResponses(400, 401, 403) },
+  responses: {
+    200: { description: 'Leases, newest first', content: jsonContent(LeaseList) },
+    ...problemResponses(400, 401, 403),
+  },
 });
 
 const bulkRoute = createRoute({
   method: 'post',
   path: '/v1/leases/revoke',
+  operationId: 'bulkRevokeLeases',
   summary: 'Revoke every live lease of an agent, a task or a template (staff)',
   security: staffSecurity,
   request: { body: { content: jsonContent(BulkRevoke), required: true } },
@@ -82,7 +96,9 @@ function encodeCursor(lease: { createdAt: Date; id: string }): string {
 function decodeCursor(cursor: string): { at: Date; id: string } {
   const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!match) {
-    throw problems.badRequest('invalid cursor', [{ field: 'cursor', message: 'not a cursor this API returned' }]);
+    throw problems.badRequest('invalid cursor', [
+      { field: 'cursor', message: 'not a cursor this API returned' },
+    ]);
   }
   return { at: new Date(Number(match[1])), id: match[2]! };
 }
@@ -103,7 +119,9 @@ export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
     if (q.template) where.push(eq(leases.template, q.template));
     if (q.cursor) {
       const cursor = decodeCursor(q.cursor);
-      where.push(sql`(${leases.createdAt}, ${leases.id}) < (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`);
+      where.push(
+        sql`(${leases.createdAt}, ${leases.id}) < (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
+      );
     }
     const rows = await deps.database.db
       .select()
@@ -155,7 +173,11 @@ export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
       {
         revoked,
         approvals_denied: approvalsDenied,
-        counts: { revoked: counted('revoked'), revoking: counted('revoking'), approvals_denied: approvalsDenied.length },
+        counts: {
+          revoked: counted('revoked'),
+          revoking: counted('revoking'),
+          approvals_denied: approvalsDenied.length,
+        },
       },
       200,
     );
