@@ -12,7 +12,7 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem, problems } from '../problem.js';
 import type { KeyStore } from '../providers/jwt/key-store.js';
 import type { App, AppEnv } from './env.js';
-import { staffAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
+import { staffAuth, staffOrAgentAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
 import { oauthErrorShape } from './middleware/oauth-errors.js';
 import { requestContext } from './middleware/request-context.js';
@@ -133,7 +133,7 @@ export function createApp(deps: AppDeps): App {
   app.use('/v1/leases/:id', agentLease);
   app.use('/v1/leases/:id/*', agentLease);
   app.use('/v1/tasks/*', agent);
-  app.use('/v1/leases', staff);
+  app.use('/v1/leases', staffOrAgentAuth(deps.verifiers));
   app.use('/v1/leases/revoke', staff);
   app.use('/v1/audit', staff);
   app.use('/v1/audit/*', staff);

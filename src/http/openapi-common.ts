@@ -68,6 +68,16 @@ export const LeaseSchema = z
     expires_at: z.string(),
     revoked_at: z.string().nullable(),
     revoke_reason: z.string().nullable(),
+    provider: z.string().meta({ description: 'jwt, postgres or aws_sts' }),
+    issued_at: z.string().nullable().meta({ description: 'When the credential was handed out; null before' }),
+    intent: z
+      .object({
+        task_id: z.string(),
+        purpose: z.string(),
+        actions: z.array(z.string()),
+        resources: z.array(z.string()),
+      })
+      .meta({ description: 'The intent as granted: what the credential is scoped to' }),
   })
   .meta({ id: 'Lease' });
 

@@ -1,17 +1,18 @@
-// Security staff: list leases and revoke them in bulk. A bulk revoke also closes the open step-up
-// requests it matches, and is audited as one request beside the per-lease rows.
+// Security staff: list leases (agents: their own) and revoke them in bulk. A bulk revoke also
+// closes the open step-up requests it matches, and is audited as one request beside the per-lease rows.
 import { createRoute } from '@hono/zod-openapi';
-import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm';
+import { count, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../../audit/audit-log.js';
 import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
 import { LEASE_STATES, leases } from '../../db/schema/index.js';
-import { toLeaseDetailView } from '../../leases/lease-view.js';
+import { toLeaseDetailView, toLeaseView } from '../../leases/lease-view.js';
+import { listLeases } from '../../leases/list-leases.js';
 import type { Revoker } from '../../leases/revocation.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
+import { bearerSecurity, jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
 
 const ListQuery = z.strictObject({
   agent: z.string().min(1).max(512).optional(),
@@ -63,8 +64,11 @@ const listRoute = createRoute({
   method: 'get',
   path: '/v1/leases',
   operationId: 'listLeases',
-  summary: 'List leases (staff)',
-  security: staffSecurity,
+  summary: 'List leases: every lease for staff, its own for an agent',
+  description:
+    'Staff see every lease (with its policies and policy version). An agent sees only its own leases: the same ' +
+    'filters apply within them, and an `agent` filter naming another agent matches nothing.',
+  security: [...staffSecurity, ...bearerSecurity],
   request: { query: ListQuery },
   responses: {
     200: { description: 'Leases, newest first', content: jsonContent(LeaseList) },
@@ -112,27 +116,19 @@ export interface StaffLeaseRouteDeps {
 export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
-    const where: SQL[] = [];
-    if (q.agent) where.push(eq(leases.agent, q.agent));
-    if (q.task_id) where.push(eq(leases.taskId, q.task_id));
-    if (q.state) where.push(eq(leases.state, q.state));
-    if (q.template) where.push(eq(leases.template, q.template));
-    if (q.cursor) {
-      const cursor = decodeCursor(q.cursor);
-      where.push(
-        sql`(${leases.createdAt}, ${leases.id}) < (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
-      );
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    const filter = { agent: q.agent, taskId: q.task_id, state: q.state, template: q.template };
+    // Set by staffOrAgentAuth: a staff member, or else the agent whose own leases these are.
+    const agent = c.get('staff') === undefined ? c.get('identity') : undefined;
+    if (agent !== undefined && q.agent !== undefined && q.agent !== agent.subject) {
+      return c.json({ items: [], next_cursor: null }, 200);
     }
-    const rows = await deps.database.db
-      .select()
-      .from(leases)
-      .where(where.length ? and(...where) : undefined)
-      .orderBy(desc(leases.createdAt), desc(leases.id))
-      .limit(q.limit + 1);
-    const page = rows.slice(0, q.limit);
-    const last = page.at(-1);
-    const next = rows.length > q.limit && last ? encodeCursor(last) : null;
-    return c.json({ items: page.map(toLeaseDetailView), next_cursor: next }, 200);
+    const own = agent === undefined ? filter : { ...filter, agent: agent.subject, agentIssuer: agent.issuer };
+    const page = await listLeases(deps.database, own, { limit: q.limit, after });
+    const last = page.items.at(-1);
+    const next = page.more && last ? encodeCursor(last) : null;
+    const view = agent === undefined ? toLeaseDetailView : toLeaseView;
+    return c.json({ items: page.items.map(view), next_cursor: next }, 200);
   });
 
   app.openapi(bulkRoute, async (c) => {

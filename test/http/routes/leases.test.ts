@@ -1,6 +1,6 @@
 // An agent's own leases: read, renew, revoke, complete a task. Someone else's lease is a 404.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type TestBroker, credentialRequest, startTestBroker } from '../../helpers/broker.js';
+import { credentialRequest, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 
 let t: TestBroker;
 beforeAll(async () => {
@@ -10,13 +10,24 @@ afterAll(async () => t?.close());
 
 async function mint(agent: string, intent: Record<string, unknown> = {}, ttl?: number) {
   const token = await t.agentToken(agent);
-  const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest(ttl ? { ttl_seconds: ttl } : {}, intent) });
+  const res = await t.request('POST', '/v1/credentials', {
+    token,
+    body: credentialRequest(ttl ? { ttl_seconds: ttl } : {}, intent),
+  });
   expect(res.status).toBe(201);
-  return { token, lease: res.body as { lease_id: string; expires_at: string; credential: { token: string } } };
+  return {
+    token,
+    lease: res.body as { lease_id: string; expires_at: string; credential: { token: string } },
+  };
 }
 
 async function introspect(token: string) {
-  return (await t.request('POST', '/v1/introspect', { body: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } })).body;
+  return (
+    await t.request('POST', '/v1/introspect', {
+      body: `token=${token}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+  ).body;
 }
 
 describe('GET /v1/leases/{id}', () => {
@@ -24,11 +35,17 @@ describe('GET /v1/leases/{id}', () => {
     const { lease } = await mint('owner-1');
     const stranger = await t.agentToken('stranger-1');
     const theirs = await t.request('GET', `/v1/leases/${lease.lease_id}`, { token: stranger });
-    const none = await t.request('GET', '/v1/leases/00000000-0000-4000-8000-000000000000', { token: stranger });
+    const none = await t.request('GET', '/v1/leases/00000000-0000-4000-8000-000000000000', {
+      token: stranger,
+    });
     expect(theirs.status).toBe(404);
     expect(none.status).toBe(404);
     expect(theirs.headers.get('content-type')).toBe('application/problem+json');
-    expect({ ...theirs.body, detail: '', request_id: '' }).toEqual({ ...none.body, detail: '', request_id: '' });
+    expect({ ...theirs.body, detail: '', request_id: '' }).toEqual({
+      ...none.body,
+      detail: '',
+      request_id: '',
+    });
   });
 
   test('a malformed id is a 404, not a 500', async () => {
@@ -52,7 +69,11 @@ describe('POST /v1/leases/{id}/revoke', () => {
     expect((await introspect(lease.credential.token)).active).toBe(true);
     const res = await t.request('POST', `/v1/leases/${lease.lease_id}/revoke`, { token });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ lease_id: lease.lease_id, state: 'revoked', revoke_reason: 'revoked by the agent' });
+    expect(res.body).toMatchObject({
+      lease_id: lease.lease_id,
+      state: 'revoked',
+      revoke_reason: 'revoked by the agent',
+    });
     expect(res.body.revoked_at).toEqual(expect.any(String));
     expect(await introspect(lease.credential.token)).toEqual({ active: false });
   });
@@ -67,7 +88,9 @@ describe('POST /v1/leases/{id}/revoke', () => {
 
   test("an agent cannot revoke another agent's lease", async () => {
     const { lease } = await mint('revoker-3');
-    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/revoke`, { token: await t.agentToken('mallory') });
+    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/revoke`, {
+      token: await t.agentToken('mallory'),
+    });
     expect(res.status).toBe(404);
     expect((await introspect(lease.credential.token)).active).toBe(true);
   });
@@ -75,7 +98,8 @@ describe('POST /v1/leases/{id}/revoke', () => {
   test('revocation is audited with the reason', async () => {
     const { token, lease } = await mint('revoker-4');
     await t.request('POST', `/v1/leases/${lease.lease_id}/revoke`, { token });
-    const rows = await t.database.sql`select event, actor, detail from audit_events where lease_id = ${lease.lease_id} order by id`;
+    const rows = await t.database
+      .sql`select event, actor, detail from audit_events where lease_id = ${lease.lease_id} order by id`;
     expect(rows.map((r) => r.event)).toEqual(['decision', 'lease.issued', 'lease.revoked']);
     expect(rows[2]).toMatchObject({ actor: 'agent:revoker-4', detail: { reason: 'revoked by the agent' } });
   });
@@ -85,7 +109,10 @@ describe('POST /v1/leases/{id}/renew', () => {
   test('extends the lease and returns a fresh token with the same jti and the new expiry', async () => {
     const { token, lease } = await mint('renewer-1', {}, 120);
     t.clock.advance(60);
-    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, { token, body: { ttl_seconds: 300 } });
+    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, {
+      token,
+      body: { ttl_seconds: 300 },
+    });
     expect(res.status).toBe(200);
     expect(Date.parse(res.body.expires_at)).toBeGreaterThan(Date.parse(lease.expires_at));
     expect(res.body.credential.type).toBe('jwt');
@@ -102,7 +129,10 @@ describe('POST /v1/leases/{id}/renew', () => {
       t.clock.advance(240);
       // A fresh identity token each time: the workload's own token is short-lived too.
       const token = await t.agentToken('renewer-2');
-      const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, { token, body: { ttl_seconds: 600 } });
+      const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, {
+        token,
+        body: { ttl_seconds: 600 },
+      });
       expect(res.status).toBe(200);
       expect(Date.parse(res.body.expires_at)).toBeLessThanOrEqual(issuedAt + 600_000);
     }
@@ -135,19 +165,25 @@ forbid (principal, action == Action::"renew", resource);
   test('a revoked lease cannot be renewed', async () => {
     const { token, lease } = await mint('renewer-4');
     await t.request('POST', `/v1/leases/${lease.lease_id}/revoke`, { token });
-    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, { token, body: { ttl_seconds: 60 } });
+    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, {
+      token,
+      body: { ttl_seconds: 60 },
+    });
     expect(res.status).toBe(409);
   });
 
   test('unknown fields in the renew body are rejected', async () => {
     const { token, lease } = await mint('renewer-5');
-    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, { token, body: { ttl_seconds: 60, scope: 'more' } });
+    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, {
+      token,
+      body: { ttl_seconds: 60, scope: 'more' },
+    });
     expect(res.status).toBe(400);
   });
 });
 
 describe('POST /v1/tasks/{task_id}/complete', () => {
-  test("revokes every live lease of the task for this agent, and only those", async () => {
+  test('revokes every live lease of the task for this agent, and only those', async () => {
     const a1 = await mint('worker-1', { task_id: 'job-9' });
     const a2 = await mint('worker-1', { task_id: 'job-9' });
     const otherTask = await mint('worker-1', { task_id: 'job-10' });
@@ -168,8 +204,92 @@ describe('an expired lease', () => {
   test('cannot be renewed even before the sweeper has marked it', async () => {
     const { lease } = await mint('late-1', {}, 60);
     t.clock.advance(61);
-    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, { token: await t.agentToken('late-1'), body: {} });
+    const res = await t.request('POST', `/v1/leases/${lease.lease_id}/renew`, {
+      token: await t.agentToken('late-1'),
+      body: {},
+    });
     expect(res.status).toBe(409);
     t.clock.advance(-61);
+  });
+});
+
+describe("GET /v1/leases as an agent: its own leases, never another agent's", () => {
+  test("lists only the caller's leases, newest first, each with its provider, issue time and granted intent", async () => {
+    const first = await mint('lister-1', { task_id: 't-list-1', purpose: 'first report' });
+    t.clock.advance(1);
+    const second = await mint('lister-1', { task_id: 't-list-2', purpose: 'second report' });
+    await mint('lister-other', { task_id: 't-list-1' });
+    const res = await t.request('GET', '/v1/leases', { token: first.token });
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((l: { lease_id: string }) => l.lease_id)).toEqual([
+      second.lease.lease_id,
+      first.lease.lease_id,
+    ]);
+    expect(res.body.items[1]).toEqual({
+      lease_id: first.lease.lease_id,
+      state: 'active',
+      template: 'reports-api',
+      task_id: 't-list-1',
+      agent: 'lister-1',
+      expires_at: first.lease.expires_at,
+      revoked_at: null,
+      revoke_reason: null,
+      provider: 'jwt',
+      issued_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      intent: { task_id: 't-list-1', purpose: 'first report', actions: ['reports:read'], resources: [] },
+    });
+    expect(res.body.next_cursor).toBeNull();
+    expect(res.text).not.toContain(first.lease.credential.token);
+  });
+
+  test('the staff filters apply within its own leases; an agent filter naming another agent matches nothing', async () => {
+    const a = await mint('lister-2', { task_id: 't-f-1' });
+    t.clock.advance(1);
+    const b = await mint('lister-2', { task_id: 't-f-2' });
+    await mint('lister-2-neighbour', { task_id: 't-f-1' });
+    await t.request('POST', `/v1/leases/${b.lease.lease_id}/revoke`, { token: b.token });
+    const ids = async (query: string) =>
+      (
+        (await t.request('GET', `/v1/leases?${query}`, { token: a.token })).body.items as {
+          lease_id: string;
+        }[]
+      ).map((l) => l.lease_id);
+    expect(await ids('task_id=t-f-1')).toEqual([a.lease.lease_id]);
+    expect(await ids('state=revoked')).toEqual([b.lease.lease_id]);
+    expect(await ids('template=reports-api')).toEqual([b.lease.lease_id, a.lease.lease_id]);
+    expect(await ids('agent=lister-2')).toEqual([b.lease.lease_id, a.lease.lease_id]);
+    expect(await ids('agent=lister-2-neighbour')).toEqual([]);
+    expect(await ids('agent=lister-2-neighbour&task_id=t-f-1')).toEqual([]);
+  });
+
+  test('pages with the cursor, still only through its own leases', async () => {
+    const minted = [];
+    for (let i = 0; i < 3; i++) minted.push(await mint('lister-3', { task_id: `t-page-${i}` }));
+    await mint('lister-3-other');
+    const token = minted[0]!.token;
+    const page1 = await t.request('GET', '/v1/leases?limit=2', { token });
+    expect(page1.body.items).toHaveLength(2);
+    const page2 = await t.request('GET', `/v1/leases?limit=2&cursor=${page1.body.next_cursor}`, { token });
+    expect(page2.body.items.map((l: { agent: string }) => l.agent)).toEqual(['lister-3']);
+    expect(page2.body.next_cursor).toBeNull();
+  });
+
+  test('staff still see every agent, with the detail view', async () => {
+    await mint('lister-4');
+    const res = await t.request('GET', '/v1/leases?agent=lister-4', {
+      token: await t.staffToken('alice@example.com'),
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.items[0]).toMatchObject({
+      agent: 'lister-4',
+      agent_issuer: 'test',
+      provider: 'jwt',
+      policies: expect.any(Array),
+    });
+  });
+
+  test('a forged or missing token is a 401', async () => {
+    expect((await t.request('GET', '/v1/leases')).status).toBe(401);
+    expect((await t.request('GET', '/v1/leases', { token: 'not-a-jwt' })).status).toBe(401);
   });
 });

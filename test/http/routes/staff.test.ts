@@ -449,11 +449,10 @@ describe('agents on the staff API', () => {
 
   // Needs staffAuth in src/http/middleware/auth.ts to answer a valid workload token with 403, as
   // the approval routes do (app.ts attaches it to these paths before the routes run).
-  it('are refused 403 on the lease and audit routes with a valid workload token, and change nothing', async () => {
+  it('are refused 403 on the bulk revoke and audit routes with a valid workload token, and change nothing', async () => {
     const lease = await mint('agent-overreach', 't-overreach');
     const token = await t.agentToken('agent-overreach');
     for (const [method, path, body] of [
-      ['GET', '/v1/leases?agent=agent-overreach', undefined],
       ['POST', '/v1/leases/revoke', { agent: 'agent-bystander', reason: 'I can' }],
       ['GET', '/v1/audit?agent=agent-overreach', undefined],
     ] as const) {
