@@ -116,11 +116,19 @@ function deniedProblem({ approval }: ApprovalRecord): Problem {
   if (byPolicy)
     return problems.denied(approval.reason ?? 'denied by policy', byPolicy.policies, byPolicy.reasons);
   const reason = approval.reason ?? 'denied';
+  // A revocation that withdrew the request records its actor (`agent:<sub>`, `webhook:anomaly`,
+  // see withdraw.ts); a reviewer's denial records the staff subject alone.
+  const by = approval.decidedBy ?? '';
+  const detail = by.startsWith('agent:')
+    ? `withdrawn by the agent: ${reason}`
+    : by.startsWith('webhook:')
+      ? `withdrawn (${by}): ${reason}`
+      : `denied by a reviewer: ${reason}`;
   return new Problem({
     status: 403,
     type: 'approval-denied',
     title: 'Approval denied',
-    detail: `denied by a reviewer: ${reason}`,
+    detail,
     extensions: { approval_id: approval.id, policies: [], reasons: [reason] },
   });
 }

@@ -4,16 +4,21 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signWebhook } from '../../src/webhooks/signature.js';
-import { TEST_WEBHOOK_SECRET, type TestBroker, type TestResponse, startTestBroker } from '../helpers/broker.js';
+import {
+  startTestBroker,
+  TEST_WEBHOOK_SECRET,
+  type TestBroker,
+  type TestResponse,
+} from '../helpers/broker.js';
 import {
   ADMIN_REQUEST,
   APPROVAL_POLICIES,
   APPROVAL_TEMPLATES,
-  type Pending,
   approve,
   auditEvents,
   collect,
   leaseState,
+  type Pending,
   requestStepUp,
 } from './fixtures.js';
 
@@ -35,10 +40,16 @@ function webhook(path: string, body: object): Promise<TestResponse> {
   });
 }
 
-const forTask = (taskId: string) => ({ ...ADMIN_REQUEST, intent: { ...ADMIN_REQUEST.intent, task_id: taskId } });
+const forTask = (taskId: string) => ({
+  ...ADMIN_REQUEST,
+  intent: { ...ADMIN_REQUEST.intent, task_id: taskId },
+});
 
 async function expectClosed(pending: Pending, reason: RegExp): Promise<void> {
-  expect(await leaseState(t, pending.leaseId)).toEqual({ state: 'denied', revoke_reason: expect.stringMatching(reason) });
+  expect(await leaseState(t, pending.leaseId)).toEqual({
+    state: 'denied',
+    revoke_reason: expect.stringMatching(reason),
+  });
   const collected = await collect(t, pending.approvalId, pending.agentToken);
   expect(collected.status, collected.text).toBe(403);
   expect(collected.body.credential).toBeUndefined();
@@ -55,7 +66,11 @@ describe('an open step-up request', () => {
     expect((await approve(t, approved.approvalId, 'sam')).status).toBe(200);
     const bystander = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-bystander' });
 
-    const res = await webhook('/v1/webhooks/anomaly', { agent, reason: 'exfiltration pattern', severity: 'high' });
+    const res = await webhook('/v1/webhooks/anomaly', {
+      agent,
+      reason: 'exfiltration pattern',
+      severity: 'high',
+    });
     expect(res.status, res.text).toBe(200);
 
     await expectClosed(waiting, /exfiltration pattern/);
@@ -68,7 +83,11 @@ describe('an open step-up request', () => {
 
   it('is closed when an anomaly names its lease id', async () => {
     const pending = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-lease-flagged' });
-    const res = await webhook('/v1/webhooks/anomaly', { lease_id: pending.leaseId, reason: 'odd source ip', severity: 'medium' });
+    const res = await webhook('/v1/webhooks/anomaly', {
+      lease_id: pending.leaseId,
+      reason: 'odd source ip',
+      severity: 'medium',
+    });
     expect(res.status, res.text).toBe(200);
     await expectClosed(pending, /odd source ip/);
   });
@@ -95,10 +114,46 @@ describe('an open step-up request', () => {
 
   it('is closed when the agent revokes its own pending lease', async () => {
     const pending = await requestStepUp(t, ADMIN_REQUEST, { agent: 'agent-changed-mind' });
-    const res = await t.request('POST', `/v1/leases/${pending.leaseId}/revoke`, { token: pending.agentToken });
+    const res = await t.request('POST', `/v1/leases/${pending.leaseId}/revoke`, {
+      token: pending.agentToken,
+    });
     expect(res.status, res.text).toBe(200);
     await expectClosed(pending, /revoked by the agent/);
     const review = await approve(t, pending.approvalId, 'sam');
     expect(review.status, review.text).toBe(409);
+  });
+
+  it('collected after the agent withdrew it, says so: not "denied by a reviewer"', async () => {
+    const pending = await requestStepUp(t, forTask('t-withdrawn-by-agent'), { agent: 'agent-withdrew' });
+    await t.request('POST', `/v1/leases/${pending.leaseId}/revoke`, { token: pending.agentToken });
+    const collected = await collect(t, pending.approvalId, pending.agentToken);
+    expect(collected.status).toBe(403);
+    expect(collected.body.detail).toBe('withdrawn by the agent: revoked by the agent');
+    expect(collected.body.detail).not.toMatch(/reviewer/);
+  });
+
+  it('collected after an anomaly report withdrew it, names the report, not a reviewer', async () => {
+    const pending = await requestStepUp(t, forTask('t-withdrawn-by-anomaly'), { agent: 'agent-anomalous-2' });
+    const res = await webhook('/v1/webhooks/anomaly', {
+      agent: 'agent-anomalous-2',
+      reason: 'token replay seen',
+      severity: 'high',
+    });
+    expect(res.status, res.text).toBe(200);
+    const collected = await collect(t, pending.approvalId, pending.agentToken);
+    expect(collected.status).toBe(403);
+    expect(collected.body.detail).toMatch(/^withdrawn \(webhook:anomaly\): .*token replay seen/);
+  });
+
+  it('denied by a reviewer still says so', async () => {
+    const pending = await requestStepUp(t, forTask('t-denied-by-sam'), { agent: 'agent-denied' });
+    const deny = await t.request('POST', `/v1/approvals/${pending.approvalId}/deny`, {
+      token: await t.staffToken('sam'),
+      body: { reason: 'not during the freeze' },
+    });
+    expect(deny.status, deny.text).toBe(200);
+    expect((await collect(t, pending.approvalId, pending.agentToken)).body.detail).toBe(
+      'denied by a reviewer: not during the freeze',
+    );
   });
 });
