@@ -76,6 +76,11 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const clock = systemClock;
+  // Every line the broker writes is JSON: process warnings too (bin/jit-broker turns off Node's
+  // own printing of them), e.g. the AWS SDK's multi-line NodeVersionSupportWarning.
+  process.on('warning', (warning) =>
+    logger.warn({ warning: { name: warning.name, message: warning.message } }, 'process warning'),
+  );
 
   // Development identity issuers for the quick start; trusted only if broker.yaml names them.
   await ensureDevIssuers(config.dataDir).catch((error) =>

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureDevIssuers } from '../../src/identity/dev-issuers.js';
 import { type BrokerProcess, call, freePort, runScript, spawnBroker } from '../helpers/broker-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { type FakeSts, startFakeSts } from '../helpers/fake-sts.js';
 import { copyExamplePolicies } from '../helpers/policy-dir.js';
 import { CHROMIUM, launchChromium, signInInBrowser } from './chromium.js';
 
@@ -61,6 +62,7 @@ describe('npm start: the development staff IdP', () => {
   let broker: BrokerProcess;
   let idpPort: number;
   let banner: string;
+  let sts: FakeSts;
 
   beforeAll(async () => {
     idpPort = await freePort();
@@ -69,10 +71,14 @@ describe('npm start: the development staff IdP', () => {
     // The policies trust <root>/.data (an earlier start made its keys); DATA_DIR is elsewhere.
     await ensureDevIssuers(path.join(root, '.data'));
     if (process.getuid?.() === 0) await chmod(root, 0o711);
+    sts = await startFakeSts();
     broker = await spawnBroker({
       POLICY_DIR: policyDir,
       DATA_DIR: path.join(root, 'data'),
       LOG_LEVEL: 'info',
+      AWS_ENDPOINT_URL_STS: sts.url,
+      AWS_ACCESS_KEY_ID: 'AKIAFAKEFORTESTS0001',
+      AWS_SECRET_ACCESS_KEY: 'fake-secret-for-the-fake-sts',
     });
     await broker.waitForStderr(/jit-broker is ready on/, 90_000);
     await broker.waitForStderr(/may not approve/, 5000);
@@ -81,6 +87,7 @@ describe('npm start: the development staff IdP', () => {
 
   afterAll(async () => {
     await broker?.stop('SIGTERM').catch(() => broker.stop('SIGKILL'));
+    await sts?.close();
     if (root) await rm(root, { recursive: true, force: true });
   });
 
@@ -136,9 +143,26 @@ describe('npm start: the development staff IdP', () => {
     });
   });
 
-  test('every line the broker wrote to stdout is JSON (the IdP library prints nothing of its own)', () => {
+  test("every line the broker writes is JSON: the IdP library's notices and the AWS SDK's warnings included", async () => {
+    // The first STS call is when the AWS SDK warns about the Node version (on Node < 22).
+    const res = await call(`${broker.url}/v1/credentials`, {
+      token: await bannerToken(),
+      body: {
+        template: 's3-reports',
+        intent: { task_id: 't-s3', purpose: 'read reports', actions: ['s3:GetObject'], resources: [] },
+      },
+    });
+    expect(res.status, res.text).toBe(201);
+    expect(sts.requests).toHaveLength(1);
     expect(broker.logs.length).toBeGreaterThan(3);
     expect(broker.logs.filter((l) => l.level === 0)).toEqual([]);
+    expect(
+      broker.stderr.filter((line) => /^\(node:\d+\)|NodeVersionSupportWarning|oidc-provider/.test(line)),
+    ).toEqual([]);
+    if (Number(process.versions.node.split('.')[0]) < 22) {
+      const warning = await broker.waitForLog((l) => l.msg === 'process warning', 5000);
+      expect(JSON.stringify(warning)).toContain('NodeVersionSupportWarning');
+    }
   });
 
   test.skipIf(!hasChromium)(
