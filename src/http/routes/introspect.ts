@@ -174,8 +174,7 @@ export function registerIntrospectionRoute(app: App, deps: IntrospectionDeps) {
     const [lease] = await deps.database.db.execute<{ state: string; expires_at: Date | string }>(
       sql`select state, expires_at from leases where id = ${claims.jti}::uuid and provider = 'jwt'`,
     );
-    if (!lease || lease.state !== 'active' || new Date(lease.expires_at).getTime() <= now.getTime())
-      return inactive();
+    if (lease?.state !== 'active' || new Date(lease.expires_at).getTime() <= now.getTime()) return inactive();
     const exp = Math.min(
       claims.exp ?? Number.POSITIVE_INFINITY,
       Math.floor(new Date(lease.expires_at).getTime() / 1000),
