@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 /** Bottom first. Each entry is a folder of src/ (or a top-level module, without `.ts`). */
 export const LAYERS = [
   'problem',
+  'oauth-error',
   'core',
   'clock',
   'logger',
@@ -30,6 +31,7 @@ export const LAYERS = [
   'http',
   'policy-checks',
   'broker',
+  'dev-banner',
   'main',
   'cli',
 ];

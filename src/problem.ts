@@ -13,6 +13,8 @@ export const PROBLEM_CATALOGUE = {
   'bad-request': { status: 400, title: 'Bad request' },
   validation: { status: 400, title: 'Request validation failed' },
   'request-refused': { status: 400, title: 'Request refused' },
+  /** An error of an endpoint OAuth clients call (introspection), rendered in RFC 6749 §5.2's shape. */
+  'oauth-error': { status: 400, title: 'OAuth error' },
   'invalid-token': { status: 401, title: 'Unauthorized' },
   'missing-token': { status: 401, title: 'Unauthorized' },
   'invalid-signature': { status: 401, title: 'Unauthorized' },
@@ -50,7 +52,7 @@ export interface ProblemOptions {
   headers?: Record<string, string> | undefined;
   /** The underlying error: logged, never sent. */
   cause?: unknown;
-  /** Only for `request-refused`, which carries the status an HTTP layer refused with. */
+  /** Only for `request-refused` and `oauth-error`, which carry the status they were refused with. */
   status?: number | undefined;
   /** A machine-readable refinement for callers inside the broker (e.g. `ceiling`); not rendered. */
   code?: string | undefined;

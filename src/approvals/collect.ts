@@ -113,10 +113,15 @@ function deniedProblem({ approval }: ApprovalRecord): Problem {
       reasons: byPolicy.reasons,
     });
   const reason = approval.reason ?? 'denied';
-  return problems.approvalDenied(`denied by a reviewer: ${reason}`, {
-    approvalId: approval.id,
-    reasons: [reason],
-  });
+  // A revocation that withdrew the request records its actor (`agent:<sub>`, `webhook:anomaly`,
+  // see withdraw.ts); a reviewer's denial records the staff subject alone.
+  const by = approval.decidedBy ?? '';
+  const detail = by.startsWith('agent:')
+    ? `withdrawn by the agent: ${reason}`
+    : by.startsWith('webhook:')
+      ? `withdrawn (${by}): ${reason}`
+      : `denied by a reviewer: ${reason}`;
+  return problems.approvalDenied(detail, { approvalId: approval.id, reasons: [reason] });
 }
 
 async function expireOverdue(deps: CollectDeps, input: CollectInput, now: Date): Promise<void> {

@@ -1,11 +1,15 @@
 // `jit-broker dev token` (`npm run dev:token`): prints a token from the local development issuers
 // (workload by default, staff with --staff) so the quick start can call the broker. Only the token
 // goes to stdout.
+// Keys from DATA_DIR (the broker's banner prints the DATA_DIR whose keys its policies trust).
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { type DevIssuerKind, signDevToken } from '../identity/dev-issuers.js';
+import { devStaffIdpPort } from '../identity/dev-staff-idp/dev-staff-idp.js';
+import { readBrokerYaml } from '../policy/read-broker-yaml.js';
 
 export const DEV_TOKEN_USAGE = `usage: jit-broker dev token [--staff] [--sub <subject>] [--groups a,b] [--ttl <seconds>] [--claim key=value]...
   workload token (default): sub agent-reports, claim kubernetes.io = {namespace: reports, serviceaccount: {name: reports-agent}}
@@ -88,8 +92,8 @@ export async function runDevToken(argv: readonly string[]): Promise<number> {
       process.stderr.write(`${DEV_TOKEN_USAGE}\n`);
       return 0;
     }
-    const { dataDir } = loadConfig();
-    const token = await signDevToken({ dataDir, ...request });
+    const source = await devTokenSource(loadConfig(), request.kind);
+    const token = await signDevToken({ ...source, ...request });
     process.stdout.write(`${token}\n`);
     return 0;
   } catch (error) {
@@ -99,6 +103,23 @@ export async function runDevToken(argv: readonly string[]): Promise<number> {
     );
     return 1;
   }
+}
+
+/**
+ * DATA_DIR's key; for a staff token, the issuer of POLICY_DIR's development staff IdP when
+ * broker.yaml names one (its port may differ from the example's).
+ */
+async function devTokenSource(
+  config: Config,
+  kind: DevIssuerKind,
+): Promise<{ dataDir: string; issuer?: string }> {
+  if (kind !== 'staff') return { dataDir: config.dataDir };
+  const file = path.join(config.policyDir, 'broker.yaml');
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  const issuer = text === undefined ? undefined : readBrokerYaml(file, text).config?.staff?.issuer;
+  return issuer !== undefined && devStaffIdpPort(issuer) !== undefined
+    ? { dataDir: config.dataDir, issuer }
+    : { dataDir: config.dataDir };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

@@ -14,8 +14,9 @@ import { Problem, problems } from '../problem.js';
 import type { KeyStore } from '../providers/jwt/key-store.js';
 import type { Revoker } from '../revocation/revoker.js';
 import type { App, AppEnv } from './env.js';
-import { staffAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
+import { staffAuth, staffOrAgentAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
+import { oauthErrorShape } from './middleware/oauth-errors.js';
 import { requestContext } from './middleware/request-context.js';
 import { renderOAuthError } from './oauth-error-response.js';
 import { renderProblem, zodFieldErrors } from './problem-response.js';
@@ -60,7 +61,10 @@ export function openApiDocument(app: App) {
       version: API_VERSION,
       description:
         'Just-in-time credential broker: workload identity + task intent + Cedar policy → short-lived, scoped credentials.',
+      license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
     },
+    // Relative (OpenAPI 3.1 §4.8.5): the broker that serves this document; PUBLIC_URL differs per deployment.
+    servers: [{ url: '/', description: 'The broker serving this document' }],
   });
 }
 
@@ -91,6 +95,7 @@ export function createApp(deps: AppDeps): App {
     if (!c.res.headers.has('Cache-Control')) setResponseHeader(c, 'Cache-Control', 'no-store');
     setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
   });
+  app.use('/v1/introspect', oauthErrorShape());
   app.use('*', limitBody());
   // The token endpoint speaks OAuth (RFC 6749 §5.2) in every refusal, a 413 from limitBody included.
   app.onError((error, c) =>
@@ -130,7 +135,7 @@ export function createApp(deps: AppDeps): App {
   app.use('/v1/leases/:id', agentLease);
   app.use('/v1/leases/:id/*', agentLease);
   app.use('/v1/tasks/*', agent);
-  app.use('/v1/leases', staff);
+  app.use('/v1/leases', staffOrAgentAuth(deps.verifiers));
   app.use('/v1/leases/revoke', staff);
   app.use('/v1/audit', staff);
   app.use('/v1/audit/*', staff);

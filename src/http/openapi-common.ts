@@ -65,6 +65,16 @@ export const LeaseSchema = z
     expires_at: z.string(),
     revoked_at: z.string().nullable(),
     revoke_reason: z.string().nullable(),
+    provider: z.string().meta({ description: 'jwt, postgres or aws_sts' }),
+    issued_at: z.string().nullable().meta({ description: 'When the credential was handed out; null before' }),
+    intent: z
+      .object({
+        task_id: z.string(),
+        purpose: z.string(),
+        actions: z.array(z.string()),
+        resources: z.array(z.string()),
+      })
+      .meta({ description: 'The intent as granted: what the credential is scoped to' }),
   })
   .meta({ id: 'Lease' });
 
@@ -108,3 +118,16 @@ export const PendingSchema = z
 
 export const bearerSecurity = [{ workloadToken: [] }];
 export const staffSecurity = [{ staffToken: [] }];
+/** A route anyone may call says so (`security: []`), so that an SDK never attaches a token to it. */
+export const publicSecurity: [] = [];
+
+/**
+ * For routes whose only refusals are generic (a method the path does not serve, an unknown
+ * path below it): whatever is refused is a problem document.
+ */
+export const refusalResponses = {
+  '4XX': {
+    description: 'Refused; the body is a problem document',
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+  },
+};

@@ -1,8 +1,10 @@
-// Renders every error as application/problem+json (RFC 9457), once, in the app's error handler.
+// Renders every error as application/problem+json (RFC 9457), once, in the app's error handler
+// (on OAuth endpoints in OAuth's own JSON error shape).
 // Unknown errors become a 500 with the request id and nothing else; they are logged in full.
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
+import { oauthErrorCode } from '../oauth-error.js';
 import { type FieldError, PROBLEM_TYPE_PREFIX, Problem, problems } from '../problem.js';
 import type { AppEnv } from './env.js';
 
@@ -114,6 +116,13 @@ export function renderProblem(c: Context<AppEnv>, error: unknown): Response {
   else if (problem.cause !== undefined)
     log?.info({ status: problem.status, cause: problem.cause }, problem.detail);
   for (const [name, value] of Object.entries(problem.headers)) c.header(name, value);
+  if (c.get('errorShape') === 'oauth') {
+    // RFC 6749 §5.2; an unknown error's detail is already generic ("an unexpected error occurred").
+    return c.json(
+      { error: oauthErrorCode(problem), error_description: problem.detail ?? problem.title },
+      problem.status as 400,
+    );
+  }
   c.header('Content-Type', PROBLEM_CONTENT_TYPE);
   return c.body(JSON.stringify(problemBody(problem, requestId)), problem.status as 400);
 }

@@ -42,7 +42,8 @@ export interface TrustedIssuer {
   /** Names the issuer in problems and logs (the configured name, or "staff"). */
   label: string;
   issuer: string;
-  audience: string;
+  /** Several: any one of them (a client assertion may name the endpoint or the issuer). */
+  audience: string | string[];
   algorithms: readonly string[];
   keys: KeySource;
 }

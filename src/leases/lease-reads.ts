@@ -42,3 +42,13 @@ export async function endedLeases(db: DbOrTx, leaseIds: readonly string[]): Prom
     );
   return rows.map((r) => r.id);
 }
+
+/** The state and expiry of a JWT lease (what introspection answers from), or undefined. */
+export async function jwtLeaseState(db: DbOrTx, leaseId: string): Promise<{ state: Lease['state']; expiresAt: Date } | undefined> {
+  const [row] = await db
+    .select({ state: leases.state, expiresAt: leases.expiresAt })
+    .from(leases)
+    .where(and(eq(leases.id, leaseId), eq(leases.provider, 'jwt')))
+    .limit(1);
+  return row;
+}

@@ -11,17 +11,19 @@ export interface LeaseView {
   expires_at: string;
   revoked_at: string | null;
   revoke_reason: string | null;
+  provider: Lease['provider'];
+  /** When the credential was handed out; null while pending approval or issuing. */
+  issued_at: string | null;
+  /** The intent as granted (what the credential is scoped to). */
+  intent: { task_id: string; purpose: string; actions: string[]; resources: string[] };
 }
 
 export interface LeaseDetailView extends LeaseView {
   agent_issuer: string;
-  provider: string;
   on_behalf_of: { sub: string; issuer: string } | null;
-  intent: { task_id: string; purpose: string; actions: string[]; resources: string[] };
   policies: string[];
   policy_version: string;
   created_at: string;
-  issued_at: string | null;
 }
 
 export function toLeaseView(lease: Lease): LeaseView {
@@ -34,6 +36,9 @@ export function toLeaseView(lease: Lease): LeaseView {
     expires_at: lease.expiresAt.toISOString(),
     revoked_at: lease.revokedAt?.toISOString() ?? null,
     revoke_reason: lease.revokeReason ?? null,
+    provider: lease.provider,
+    issued_at: lease.issuedAt?.toISOString() ?? null,
+    intent: toIntentWire(lease.intent),
   };
 }
 
@@ -41,12 +46,9 @@ export function toLeaseDetailView(lease: Lease): LeaseDetailView {
   return {
     ...toLeaseView(lease),
     agent_issuer: lease.agentIssuer,
-    provider: lease.provider,
     on_behalf_of: lease.onBehalfOf ?? null,
-    intent: toIntentWire(lease.intent),
     policies: lease.policies,
     policy_version: lease.policyVersion,
     created_at: lease.createdAt.toISOString(),
-    issued_at: lease.issuedAt?.toISOString() ?? null,
   };
 }

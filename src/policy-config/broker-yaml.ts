@@ -70,6 +70,33 @@ const staffSchema = z
   })
   .superRefine(exactlyOneKeySource);
 
+/**
+ * A resource server allowed to call /v1/introspect (RFC 7662 §2.1): HTTP Basic (or
+ * client_secret_post) with a secret whose hex sha256 is kept here, or private_key_jwt (RFC 7523
+ * §2.2) with its JWKS. It only ever learns about tokens minted for its own `audience`.
+ */
+const resourceServerSchema = z
+  .strictObject({
+    client_id: z.string().regex(/^[\x21-\x7e]{1,128}$/, 'printable ASCII without spaces (at most 128)'),
+    client_secret_sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'the hex sha256 of the secret (64 hex digits), never the secret itself')
+      .transform((v) => v.toLowerCase())
+      .optional(),
+    ...keySource,
+    audience: z.string().min(1),
+  })
+  .superRefine((v, ctx) => {
+    const ways = [v.client_secret_sha256, v.jwks_uri, v.jwks_file].filter((w) => w !== undefined).length;
+    if (ways !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'set exactly one of client_secret_sha256, jwks_uri or jwks_file',
+        path: ['client_secret_sha256'],
+      });
+    }
+  });
+
 export const brokerYamlSchema = z.strictObject({
   issuers: z
     .array(issuerSchema)
@@ -89,6 +116,22 @@ export const brokerYamlSchema = z.strictObject({
   staff: staffSchema.optional(),
   /** How many token exchanges a delegation chain may add to a workload's own token. */
   max_delegation_depth: z.number().int().min(0).max(16).default(2),
+  resource_servers: z
+    .array(resourceServerSchema)
+    .default([])
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((rs, index) => {
+        if (seen.has(rs.client_id)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `duplicate client_id "${rs.client_id}"`,
+            path: [index, 'client_id'],
+          });
+        }
+        seen.add(rs.client_id);
+      });
+    }),
   templates: z.record(
     z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - (at most 64)'),
     templateSchema,
@@ -98,3 +141,4 @@ export const brokerYamlSchema = z.strictObject({
 export type BrokerYaml = z.output<typeof brokerYamlSchema>;
 export type IssuerConfig = z.output<typeof issuerSchema>;
 export type StaffConfig = z.output<typeof staffSchema>;
+export type ResourceServerConfig = z.output<typeof resourceServerSchema>;

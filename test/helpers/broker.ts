@@ -71,6 +71,10 @@ export interface TestBrokerOptions {
   clock?: ManualClock;
   /** Over the `staff:` section (e.g. a real OIDC provider as the staff IdP: issuer, jwks_uri, jwks_file: undefined). */
   staff?: Partial<StaffConfig>;
+  /** `resource_servers:` of broker.yaml (RFC 7662 callers). */
+  resourceServers?: object[];
+  /** Extra files in the policy directory (a resource server's jwks_file). */
+  files?: Record<string, string>;
 }
 
 export interface TestBroker {
@@ -86,7 +90,11 @@ export interface TestBroker {
   logs: string[];
   agentToken(sub?: string, claims?: Record<string, unknown>): Promise<string>;
   staffToken(sub: string, groups?: string[], claims?: Record<string, unknown>): Promise<string>;
-  request(method: string, path: string, init?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<TestResponse>;
+  request(
+    method: string,
+    path: string,
+    init?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -111,13 +119,22 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     issuers: [
       issuerConfig(issuer, {
         name: 'test',
-        attributes: { namespace: ['kubernetes.io', 'namespace'], service_account: ['kubernetes.io', 'serviceaccount', 'name'] },
+        attributes: {
+          namespace: ['kubernetes.io', 'namespace'],
+          service_account: ['kubernetes.io', 'serviceaccount', 'name'],
+        },
       }),
     ],
-    staff: staffConfig(staffIssuer, { audience: STAFF_AUDIENCE, client_id: 'jit-broker-console', ...options.staff }),
+    staff: staffConfig(staffIssuer, {
+      audience: STAFF_AUDIENCE,
+      client_id: 'jit-broker-console',
+      ...options.staff,
+    }),
     templates: options.templates ?? TEST_TEMPLATES,
     schema: options.schema ?? DEFAULT_SCHEMA,
     policies: options.policies ?? TEST_POLICIES,
+    ...(options.resourceServers ? { resourceServers: options.resourceServers } : {}),
+    ...(options.files ? { files: options.files } : {}),
   });
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -195,10 +212,19 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
 }
 
 /** A valid credential request body for the default test templates. */
-export function credentialRequest(overrides: Record<string, unknown> = {}, intent: Record<string, unknown> = {}) {
+export function credentialRequest(
+  overrides: Record<string, unknown> = {},
+  intent: Record<string, unknown> = {},
+) {
   return {
     template: 'reports-api',
-    intent: { task_id: 't-42', purpose: 'monthly report', actions: ['reports:read'], resources: [], ...intent },
+    intent: {
+      task_id: 't-42',
+      purpose: 'monthly report',
+      actions: ['reports:read'],
+      resources: [],
+      ...intent,
+    },
     ...overrides,
   };
 }

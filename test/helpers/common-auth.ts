@@ -13,6 +13,8 @@ export interface CommonAuthTests {
   path: string;
   /** Which bearer token the route takes: a workload identity token or a staff OIDC token. */
   kind: 'workload' | 'staff';
+  /** A staff route that also serves agents (their own data): an agent's token is accepted there. */
+  agentsAllowed?: boolean;
   /** A body the route would accept, for POST routes. */
   body?: unknown;
   /** The file's one test broker (made in its beforeAll). */
@@ -97,7 +99,12 @@ export function runCommonAuthTests(route: CommonAuthTests): void {
       expectInvalidToken(await call({ token }), unknownIssuer);
     });
 
-    if (kind === 'staff') {
+    if (kind === 'staff' && route.agentsAllowed) {
+      test("an agent's valid workload token is accepted (the route serves agents their own data)", async () => {
+        const res = await call({ token: await route.broker().agentToken() });
+        expect(res.status).toBeLessThan(400);
+      });
+    } else if (kind === 'staff') {
       test("an agent's valid workload token is a 403 forbidden problem", async () => {
         const res = await call({ token: await route.broker().agentToken() });
         expectProblem(res, 403, 'forbidden');

@@ -40,6 +40,20 @@ async function call(
   return res;
 }
 
+/** /v1/introspect answers in OAuth's JSON error shape (RFC 6749 §5.2), never problem+json. */
+function expectOAuthError(
+  res: { status: number; headers: Headers | Record<string, unknown>; body: unknown },
+  status: number,
+  error: string,
+) {
+  expect(res.status).toBe(status);
+  const contentType =
+    res.headers instanceof Headers ? res.headers.get('content-type') : res.headers['content-type'];
+  expect(contentType).toMatch(/^application\/json/);
+  const body = typeof res.body === 'string' ? JSON.parse(res.body) : res.body;
+  expect(body).toEqual({ error, error_description: expect.any(String) });
+}
+
 interface WireResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -164,7 +178,8 @@ describe('request bodies', () => {
           headers: { 'content-type': 'application/json' },
         });
         expect(res.status, `${path} ${JSON.stringify(body)}: ${res.text}`).toBe(400);
-        expectProblem(res, 400, 'bad-request', { requestId: true });
+        if (path === '/v1/introspect') expectOAuthError(res, 400, 'invalid_request');
+        else expectProblem(res, 400, 'bad-request', { requestId: true });
       }
     }
   });
@@ -236,13 +251,13 @@ describe('request bodies', () => {
     expect(res.status).toBe(201);
   });
 
-  test('introspection refuses a content type it does not read with a 415 problem', async () => {
+  test('introspection refuses a content type it does not read with a 415 OAuth error', async () => {
     const res = await call('POST', '/v1/introspect', {
       body: 'token=abc',
       headers: { 'content-type': 'text/plain' },
     });
-    expectProblem(res, 415, 'unsupported-media-type', { requestId: true });
-    expect(res.body.detail).toContain('application/x-www-form-urlencoded');
+    expectOAuthError(res, 415, 'invalid_request');
+    expect(res.body.error_description).toContain('application/x-www-form-urlencoded');
   });
 
   test('exactly 64 KiB is read; one byte more is a 413 problem (Content-Length declared)', async () => {
@@ -250,10 +265,10 @@ describe('request bodies', () => {
     expect(Buffer.byteLength(atLimit)).toBe(LIMIT);
     const ok = await call('POST', '/v1/introspect', { body: atLimit });
     // Read and refused for what it says (the token is over its own 16 KiB bound), not for its size.
-    expectProblem(ok, 400, 'bad-request', { requestId: true });
+    expectOAuthError(ok, 400, 'invalid_request');
     const over = await call('POST', '/v1/introspect', { body: `${atLimit} ` });
-    expectProblem(over, 413, 'payload-too-large', { requestId: true });
-    expect(over.body.detail).toBe('request bodies are limited to 64 KiB');
+    expectOAuthError(over, 413, 'invalid_request');
+    expect(over.body.error_description).toBe('request bodies are limited to 64 KiB');
   });
 
   test('over a real socket: a declared Content-Length over 64 KiB is a 413 problem', async () => {
@@ -278,8 +293,12 @@ describe('request bodies', () => {
         'transfer-encoding': 'chunked',
       });
       expect(res.status, path).toBe(413);
-      expect(res.headers['content-type'], path).toBe('application/problem+json');
       expect(res.headers['x-request-id'], path).toMatch(UUID);
+      if (path === '/v1/introspect') {
+        expectOAuthError(res, 413, 'invalid_request');
+        continue;
+      }
+      expect(res.headers['content-type'], path).toBe('application/problem+json');
       expect(JSON.parse(res.body)).toMatchObject({
         type: 'urn:jit-broker:problem:payload-too-large',
         status: 413,

@@ -102,4 +102,38 @@ describe('an open step-up request', () => {
     const review = await approve(t, pending.approvalId, 'sam');
     expect(review.status, review.text).toBe(409);
   });
+
+  it('collected after the agent withdrew it, says so: not "denied by a reviewer"', async () => {
+    const pending = await requestStepUp(t, forTask('t-withdrawn-by-agent'), { agent: 'agent-withdrew' });
+    await t.request('POST', `/v1/leases/${pending.leaseId}/revoke`, { token: pending.agentToken });
+    const collected = await collect(t, pending.approvalId, pending.agentToken);
+    expect(collected.status).toBe(403);
+    expect(collected.body.detail).toBe('withdrawn by the agent: revoked by the agent');
+    expect(collected.body.detail).not.toMatch(/reviewer/);
+  });
+
+  it('collected after an anomaly report withdrew it, names the report, not a reviewer', async () => {
+    const pending = await requestStepUp(t, forTask('t-withdrawn-by-anomaly'), { agent: 'agent-anomalous-2' });
+    const res = await webhook('/v1/webhooks/anomaly', {
+      agent: 'agent-anomalous-2',
+      reason: 'token replay seen',
+      severity: 'high',
+    });
+    expect(res.status, res.text).toBe(200);
+    const collected = await collect(t, pending.approvalId, pending.agentToken);
+    expect(collected.status).toBe(403);
+    expect(collected.body.detail).toMatch(/^withdrawn \(webhook:anomaly\): .*token replay seen/);
+  });
+
+  it('denied by a reviewer still says so', async () => {
+    const pending = await requestStepUp(t, forTask('t-denied-by-sam'), { agent: 'agent-denied' });
+    const deny = await t.request('POST', `/v1/approvals/${pending.approvalId}/deny`, {
+      token: await t.staffToken('sam'),
+      body: { reason: 'not during the freeze' },
+    });
+    expect(deny.status, deny.text).toBe(200);
+    expect((await collect(t, pending.approvalId, pending.agentToken)).body.detail).toBe(
+      'denied by a reviewer: not during the freeze',
+    );
+  });
 });

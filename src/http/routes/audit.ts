@@ -40,6 +40,7 @@ const Verification = z
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/audit',
+  operationId: 'listAuditEvents',
   summary: 'Audit events, newest first; or sealed events in chain order with after_seq (staff)',
   security: staffSecurity,
   request: { query: AuditQuery },
@@ -52,6 +53,7 @@ const listRoute = createRoute({
 const verifyRoute = createRoute({
   method: 'get',
   path: '/v1/audit/verify',
+  operationId: 'verifyAuditChain',
   summary: 'Seal pending events and verify the whole hash chain (staff)',
   security: staffSecurity,
   responses: {

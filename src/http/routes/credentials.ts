@@ -55,6 +55,7 @@ export function idempotencyKey(value: string | undefined): string | undefined {
 const route = createRoute({
   method: 'post',
   path: '/v1/credentials',
+  operationId: 'mintCredential',
   summary: 'Request a credential scoped to a task intent',
   security: bearerSecurity,
   parameters: [idempotencyKeyParameter],

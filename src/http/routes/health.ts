@@ -7,7 +7,7 @@ import type { Metrics } from '../../metrics.js';
 import type { PolicyStore } from '../../policy/policy-store.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses } from '../openapi-common.js';
+import { jsonContent, problemResponses, publicSecurity, refusalResponses } from '../openapi-common.js';
 
 const ReadySchema = z
   .object({ status: z.literal('ready'), policy_version: z.string(), migrations: z.number().int() })
@@ -16,23 +16,37 @@ const ReadySchema = z
 const healthz = createRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'getHealth',
   summary: 'The process is up',
-  responses: { 200: { description: 'Up', content: jsonContent(z.object({ status: z.literal('ok') })) } },
+  security: publicSecurity,
+  responses: {
+    200: { description: 'Up', content: jsonContent(z.object({ status: z.literal('ok') })) },
+    ...refusalResponses,
+  },
 });
 
 const readyz = createRoute({
   method: 'get',
   path: '/readyz',
+  operationId: 'getReadiness',
   summary: 'Database reachable, migrations applied, policies loaded',
-  responses: { 200: { description: 'Ready', content: jsonContent(ReadySchema) }, ...problemResponses(503) },
+  security: publicSecurity,
+  responses: {
+    200: { description: 'Ready', content: jsonContent(ReadySchema) },
+    ...refusalResponses,
+    ...problemResponses(503),
+  },
 });
 
 const metricsRoute = createRoute({
   method: 'get',
   path: '/metrics',
+  operationId: 'getMetrics',
   summary: 'Prometheus metrics',
+  security: publicSecurity,
   responses: {
     200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+    ...refusalResponses,
   },
 });
 

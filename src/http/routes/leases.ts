@@ -39,6 +39,7 @@ function leaseId(id: string): string {
 const getLease = createRoute({
   method: 'get',
   path: '/v1/leases/{id}',
+  operationId: 'getLease',
   summary: "Read one of the caller's leases (never the secret)",
   security: bearerSecurity,
   request: { params: LeaseIdParam },
@@ -51,6 +52,7 @@ const getLease = createRoute({
 const renewLease = createRoute({
   method: 'post',
   path: '/v1/leases/{id}/renew',
+  operationId: 'renewLease',
   summary: 'Extend a lease (policy re-evaluated; never past its max TTL from issue)',
   security: bearerSecurity,
   request: { params: LeaseIdParam, body: { content: jsonContent(RenewSchema), required: false } },
@@ -66,6 +68,7 @@ const renewLease = createRoute({
 const revokeLease = createRoute({
   method: 'post',
   path: '/v1/leases/{id}/revoke',
+  operationId: 'revokeLease',
   summary: 'Revoke a lease now',
   security: bearerSecurity,
   request: { params: LeaseIdParam },
@@ -78,6 +81,7 @@ const revokeLease = createRoute({
 const completeTask = createRoute({
   method: 'post',
   path: '/v1/tasks/{task_id}/complete',
+  operationId: 'completeTask',
   summary: 'Revoke every live lease of this task for the calling agent',
   security: bearerSecurity,
   request: { params: TaskParam },

@@ -1,5 +1,5 @@
-// Security staff: list leases and revoke them in bulk. A bulk revoke also closes the open step-up
-// requests it matches, and is audited as one request beside the per-lease rows.
+// Security staff: list leases (agents: their own) and revoke them in bulk. A bulk revoke also
+// closes the open step-up requests it matches, and is audited as one request beside the per-lease rows.
 import { createRoute } from '@hono/zod-openapi';
 import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
@@ -9,11 +9,11 @@ import { decodeCursor, type Keyset } from '../../core/cursor.js';
 import type { Database } from '../../db/client.js';
 import { LEASE_STATES } from '../../db/schema/index.js';
 import { countByState, listLeases } from '../../leases/lease-list.js';
-import { toLeaseDetailView } from '../../leases/lease-view.js';
+import { toLeaseDetailView, toLeaseView } from '../../leases/lease-view.js';
 import { problems } from '../../problem.js';
 import type { Revoker } from '../../revocation/revoker.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
+import { bearerSecurity, jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
 
 const ListQuery = z.strictObject({
   agent: z.string().min(1).max(512).optional(),
@@ -64,8 +64,12 @@ const BulkRevokeResult = z
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/leases',
-  summary: 'List leases (staff)',
-  security: staffSecurity,
+  operationId: 'listLeases',
+  summary: 'List leases: every lease for staff, its own for an agent',
+  description:
+    'Staff see every lease (with its policies and policy version). An agent sees only its own leases: the same ' +
+    'filters apply within them, and an `agent` filter naming another agent matches nothing.',
+  security: [...staffSecurity, ...bearerSecurity],
   request: { query: ListQuery },
   responses: {
     200: { description: 'Leases, newest first', content: jsonContent(LeaseList) },
@@ -76,6 +80,7 @@ const listRoute = createRoute({
 const bulkRoute = createRoute({
   method: 'post',
   path: '/v1/leases/revoke',
+  operationId: 'bulkRevokeLeases',
   summary: 'Revoke every live lease of an agent, a task or a template (staff)',
   security: staffSecurity,
   request: { body: { content: jsonContent(BulkRevoke), required: true } },
@@ -106,15 +111,22 @@ export interface StaffLeaseRouteDeps {
 export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
+    // Set by staffOrAgentAuth: a staff member, or else the agent whose own leases these are.
+    const agent = c.get('staff') === undefined ? c.get('identity') : undefined;
+    if (agent !== undefined && q.agent !== undefined && q.agent !== agent.subject) {
+      return c.json({ items: [], next_cursor: null }, 200);
+    }
     const page = await listLeases(deps.database.db, {
-      agent: q.agent,
+      agent: agent?.subject ?? q.agent,
+      agentIssuer: agent?.issuer,
       taskId: q.task_id,
       states: q.state ? [q.state] : undefined,
       template: q.template,
       after: cursorPosition(q.cursor),
       limit: q.limit,
     });
-    return c.json({ items: page.items.map(toLeaseDetailView), next_cursor: page.nextCursor }, 200);
+    const view = agent === undefined ? toLeaseDetailView : toLeaseView;
+    return c.json({ items: page.items.map(view), next_cursor: page.nextCursor }, 200);
   });
 
   app.openapi(bulkRoute, async (c) => {

@@ -11,7 +11,7 @@ import type { RevocationFilter, Revoker } from '../../revocation/revoker.js';
 import { authenticateWebhook } from '../../webhooks/authenticate.js';
 import { verifyWebhookSignature } from '../../webhooks/signature.js';
 import type { App, AppEnv } from '../env.js';
-import { jsonContent, problemResponses } from '../openapi-common.js';
+import { jsonContent, problemResponses, publicSecurity } from '../openapi-common.js';
 import { zodFieldErrors } from '../problem-response.js';
 
 const AnomalySchema = z
@@ -41,11 +41,14 @@ const signatureHeaders = z.object({
   'x-broker-delivery': z.string().meta({ description: 'Unique delivery id; a replay is refused' }),
 });
 
-function webhookRoute(path: string, summary: string, schema: z.ZodType) {
+function webhookRoute(path: string, operationId: string, summary: string, schema: z.ZodType) {
   return createRoute({
     method: 'post',
     path,
+    operationId,
     summary,
+    // Not a bearer token: the HMAC signature headers below authenticate the sender.
+    security: publicSecurity,
     request: { headers: signatureHeaders, body: { content: jsonContent(schema), required: true } },
     responses: {
       200: { description: 'Leases revoked', content: jsonContent(RevokedSchema) },
@@ -72,9 +75,7 @@ async function authenticatedBody<T extends z.ZodType>(
   schema: T,
 ): Promise<{ body: z.infer<T>; claim: (tx: DbOrTx) => Promise<void> }> {
   if (!deps.webhookSecret)
-    throw problems.unavailable('webhooks are disabled: WEBHOOK_SECRET is not set', {
-      retryAfterSeconds: 3600,
-    });
+    throw problems.unavailable('webhooks are disabled: WEBHOOK_SECRET is not set', { retryAfterSeconds: 3600 });
   const secret = deps.webhookSecret;
   const raw = new Uint8Array(await c.req.arrayBuffer());
   const now = deps.clock.now();
@@ -102,6 +103,7 @@ async function authenticatedBody<T extends z.ZodType>(
 export function registerWebhookRoutes(app: App, deps: WebhookDeps) {
   const anomaly = webhookRoute(
     '/v1/webhooks/anomaly',
+    'reportAnomaly',
     'Report an anomaly: revoke the named leases',
     AnomalySchema,
   );
@@ -121,6 +123,7 @@ export function registerWebhookRoutes(app: App, deps: WebhookDeps) {
 
   const completed = webhookRoute(
     '/v1/webhooks/task-completed',
+    'reportTaskCompleted',
     "A task finished: revoke that task's leases",
     TaskCompletedSchema,
   );

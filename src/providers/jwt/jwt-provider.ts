@@ -1,4 +1,4 @@
-// The jwt provider: mints access tokens signed with the broker's own key (DESIGN "Minted JWTs").
+// The jwt provider: mints access tokens signed with the broker's own key (jti = the lease id).
 // Issuing only signs, so it is side-effect free; revocation is the lease state (seen through
 // /v1/introspect) and the short TTL.
 import { SignJWT } from 'jose';

@@ -57,7 +57,7 @@ function deny(reason: string): Scoped<PgGrant> {
 }
 
 /**
- * DESIGN "What the intent means": actions are privileges, resources schema-qualified tables; every
+ * What the intent means for postgres: actions are privileges, resources schema-qualified tables; every
  * requested privilege is granted on every requested table and each pair must be in the ceiling.
  * No resources = every ceiling table that allows all the requested privileges.
  */

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { launchChromium, signInInBrowser } from './chromium.js';
 import { askForStepUp } from './console-flows.js';
 import { startConsoleHarness } from './console-harness.js';
+import { staffPassword } from './staff-idp.js';
 
 const output =
   process.argv[2] ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs/console.png');
@@ -63,7 +64,7 @@ try {
 
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 1440, height: 580 });
-  await signInInBrowser(page, h.brokerUrl, 'alice');
+  await signInInBrowser(page, h.brokerUrl, 'alice', staffPassword('alice'));
   await page.locator('#pending').waitFor();
   await page.screenshot({ path: output, fullPage: true });
   console.log(`wrote ${output}`);

@@ -34,9 +34,14 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
 }
 
 /** Signs in through the IdP's login form; resolves on the console page the browser lands on. */
-export async function signInInBrowser(page: Page, brokerUrl: string, login: string): Promise<void> {
+export async function signInInBrowser(
+  page: Page,
+  brokerUrl: string,
+  login: string,
+  password: string,
+): Promise<void> {
   await page.goto(`${brokerUrl}/console`);
   await page.locator('input[name="login"]').fill(login);
-  await page.locator('input[name="password"]').fill('any password');
+  await page.locator('input[name="password"]').fill(password);
   await Promise.all([page.waitForURL(`${brokerUrl}/console`), page.locator('button[type="submit"]').click()]);
 }

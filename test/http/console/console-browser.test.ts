@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium, signInInBrowser } from './chromium.js';
 import { approvalStatus, askForStepUp, collectAsAgent } from './console-flows.js';
 import { type ConsoleHarness, startConsoleHarness } from './console-harness.js';
+import { staffPassword } from './staff-idp.js';
 
 const hasChromium = existsSync(CHROMIUM);
 const title = hasChromium
@@ -42,7 +43,7 @@ describe.skipIf(!hasChromium)(title, () => {
       if (/Content[- ]Security[- ]Policy/i.test(message.text())) cspViolations.push(message.text());
     });
 
-    await signInInBrowser(page, h.brokerUrl, 'alice');
+    await signInInBrowser(page, h.brokerUrl, 'alice', staffPassword('alice'));
     await expect.poll(() => page.locator('header .who').textContent()).toContain('Alice Ng');
     const row = page.locator(`tr[data-approval-id="${request.approvalId}"]`);
     await row.waitFor();

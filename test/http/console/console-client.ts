@@ -1,5 +1,7 @@
 // A scripted browser for the console tests: fetch with a cookie jar (per host, path-matched, as
-// browsers scope cookies), manual redirects, and the staff IdP's development login form.
+// browsers scope cookies), manual redirects, and the staff IdP's login form.
+import { staffPassword } from './staff-idp.js';
+
 export interface Page {
   status: number;
   url: string;
@@ -32,7 +34,9 @@ export class CookieJar {
       const key = `${url.hostname}|${path}|${name}`;
       const maxAge = attr('max-age');
       const expires = attr('expires');
-      const expired = (maxAge !== undefined && Number(maxAge) <= 0) || (expires !== undefined && Date.parse(expires) < Date.now());
+      const expired =
+        (maxAge !== undefined && Number(maxAge) <= 0) ||
+        (expires !== undefined && Date.parse(expires) < Date.now());
       if (expired || value === '') this.#cookies.delete(key);
       else this.#cookies.set(key, { host: url.hostname, name, value, path });
     }
@@ -40,7 +44,11 @@ export class CookieJar {
 
   header(url: URL): string {
     return [...this.#cookies.values()]
-      .filter((c) => c.host === url.hostname && (url.pathname === c.path || url.pathname.startsWith(`${c.path.replace(/\/$/, '')}/`)))
+      .filter(
+        (c) =>
+          c.host === url.hostname &&
+          (url.pathname === c.path || url.pathname.startsWith(`${c.path.replace(/\/$/, '')}/`)),
+      )
       .map((c) => `${c.name}=${c.value}`)
       .join('; ');
   }
@@ -101,7 +109,11 @@ export class ConsoleClient {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     const origin = opts.origin === undefined ? new URL(this.brokerUrl).origin : opts.origin;
     if (origin !== null) headers.origin = origin;
-    const page = await this.request(path, { method: 'POST', headers, body: new URLSearchParams(form).toString() });
+    const page = await this.request(path, {
+      method: 'POST',
+      headers,
+      body: new URLSearchParams(form).toString(),
+    });
     return opts.follow === false ? page : this.follow(page);
   }
 
@@ -113,11 +125,12 @@ export class ConsoleClient {
     let page = await this.get(path);
     for (let step = 0; step < 5 && new URL(page.url).origin !== new URL(this.brokerUrl).origin; step++) {
       const action = /<form[^>]*action="([^"]+)"/.exec(page.text)?.[1];
-      if (action === undefined || !/name="login"/.test(page.text)) throw new Error(`unexpected IdP page:\n${page.text.slice(0, 500)}`);
+      if (action === undefined || !/name="login"/.test(page.text))
+        throw new Error(`unexpected IdP page:\n${page.text.slice(0, 500)}`);
       const submit = await this.request(new URL(action.replace(/&amp;/g, '&'), page.url).toString(), {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ prompt: 'login', login, password: 'any' }).toString(),
+        body: new URLSearchParams({ login, password: staffPassword(login) }).toString(),
       });
       page = await this.follow(submit);
     }

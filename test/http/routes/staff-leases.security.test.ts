@@ -17,11 +17,10 @@ const { mint, introspect } = staffCalls(() => ({ t, staff }));
 describe('agents on the staff API', () => {
   // Needs staffAuth in src/http/middleware/auth.ts to answer a valid workload token with 403, as
   // the approval routes do (app.ts attaches it to these paths before the routes run).
-  it('are refused 403 on the lease routes with a valid workload token, and change nothing', async () => {
+  it('are refused 403 on the bulk revoke route with a valid workload token, and change nothing', async () => {
     const lease = await mint('agent-overreach', 't-overreach');
     const token = await t.agentToken('agent-overreach');
     for (const [method, path, body] of [
-      ['GET', '/v1/leases?agent=agent-overreach', undefined],
       ['POST', '/v1/leases/revoke', { agent: 'agent-bystander', reason: 'I can' }],
     ] as const) {
       const res = await t.request(method, path, { token, body });
@@ -38,7 +37,7 @@ describe('agents on the staff API', () => {
   });
 });
 
-runCommonAuthTests({ method: 'GET', path: '/v1/leases', kind: 'staff', broker: () => t });
+runCommonAuthTests({ method: 'GET', path: '/v1/leases', kind: 'staff', agentsAllowed: true, broker: () => t });
 runCommonAuthTests({
   method: 'POST',
   path: '/v1/leases/revoke',

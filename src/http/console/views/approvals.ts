@@ -15,7 +15,7 @@ export interface ReviewedApproval {
   provider: ProviderKind | undefined;
 }
 
-/** jwt templates scope by actions alone (DESIGN): an empty resource list there says nothing. */
+/** jwt templates scope by actions alone: an empty resource list there says nothing. */
 function resourcesApply(provider: ProviderKind | undefined, resources: readonly string[]): boolean {
   return provider !== 'jwt' || resources.length > 0;
 }

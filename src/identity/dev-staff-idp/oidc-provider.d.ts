@@ -1,4 +1,4 @@
-// The slice of node-oidc-provider (which ships no type declarations) the console tests use.
+// The slice of node-oidc-provider (which ships no type declarations) the staff IdP uses.
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -21,9 +21,22 @@ declare module 'oidc-provider' {
     };
   }
 
+  export interface InteractionDetails {
+    uid: string;
+    prompt: { name: string; reasons: string[] };
+    params: Record<string, unknown>;
+  }
+
   export class Provider {
     constructor(issuer: string, configuration: Record<string, unknown>);
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
+    interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
+    interactionFinished(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<void>;
     Grant: {
       new (init: { clientId: string; accountId: string }): OidcGrant;
       find(id: string): Promise<OidcGrant | undefined>;
