@@ -8,7 +8,7 @@ import { handleTokenRequest } from '../../oauth/token-endpoint.js';
 import type { TokenEndpointDeps } from '../../oauth/token-types.js';
 import { GRANT_TYPES } from '../../oauth/vocabulary.js';
 import type { App } from '../env.js';
-import { jsonContent } from '../openapi-common.js';
+import { jsonContent, publicSecurity } from '../openapi-common.js';
 import { idempotencyKey, idempotencyKeyParameter } from './credentials.js';
 
 const TokenRequestSchema = z
@@ -83,7 +83,10 @@ const oauthError = (description: string) => ({ description, content: jsonContent
 const route = createRoute({
   method: 'post',
   path: TOKEN_PATH,
+  operationId: 'requestToken',
   summary: 'OAuth 2.0 token endpoint: token exchange, jwt-bearer, CIBA poll',
+  // No bearer token: the workload proves itself with the identity token inside the form.
+  security: publicSecurity,
   parameters: [idempotencyKeyParameter],
   request: {
     body: {

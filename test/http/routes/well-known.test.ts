@@ -31,8 +31,17 @@ describe('discovery without resource servers', () => {
       expect(m.authorization_endpoint).toBeUndefined();
       // OpenID Discovery §3: REQUIRED. Minted tokens carry the agent's own subject.
       expect(m.subject_types_supported).toEqual(['public']);
-      // Said explicitly: omitted, RFC 8414 would mean ["authorization_code", "implicit"].
-      expect(m.grant_types_supported).toEqual([]);
+      // The token endpoint's grants (RFC 8693, RFC 7523, CIBA poll); never the RFC 8414 default
+      // ["authorization_code", "implicit"].
+      expect(m.grant_types_supported).toEqual([
+        'urn:ietf:params:oauth:grant-type:token-exchange',
+        'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        'urn:openid:params:grant-type:ciba',
+      ]);
+      expect(m.token_endpoint).toBe(`${ISSUER}/v1/token`);
+      expect(m.token_endpoint_auth_methods_supported).toEqual(['none']);
+      expect(m.authorization_details_types_supported).toEqual(['task_intent']);
+      expect(m.backchannel_token_delivery_modes_supported).toEqual(['poll']);
       expect(m.introspection_endpoint).toBe(`${ISSUER}/v1/introspect`);
       expect(m.introspection_endpoint_auth_methods_supported).toEqual(['none']);
       expect(m.introspection_endpoint_auth_signing_alg_values_supported).toBeUndefined();
@@ -40,6 +49,8 @@ describe('discovery without resource servers', () => {
       expect(m.id_token_signing_alg_values_supported).toBeUndefined();
       expect(Object.keys(m).sort()).toEqual(
         [
+          'authorization_details_types_supported',
+          'backchannel_token_delivery_modes_supported',
           'grant_types_supported',
           'introspection_endpoint',
           'introspection_endpoint_auth_methods_supported',
@@ -47,6 +58,8 @@ describe('discovery without resource servers', () => {
           'jwks_uri',
           'response_types_supported',
           'subject_types_supported',
+          'token_endpoint',
+          'token_endpoint_auth_methods_supported',
         ].sort(),
       );
     });
