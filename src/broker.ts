@@ -3,35 +3,35 @@
 
 import { sql } from 'drizzle-orm';
 import { Approvals } from './approvals/approval-service.js';
-import { createApprovalNotifier } from './approvals/notifier.js';
 import { deriveAuditKeys, installAuditKeys, readAuditHead, signCheckpoint } from './audit/audit-log.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
-import { deriveConsoleSessionKey } from './console/session-key.js';
 import type { Database } from './db/client.js';
 import { readMigrations } from './db/migrate.js';
 import { type AppDeps, createApp } from './http/app.js';
+import { deriveConsoleSessionKey } from './http/console/session-key.js';
 import type { App } from './http/env.js';
 import { apiExtensions } from './http/extensions.js';
 import type { Verifiers } from './http/middleware/auth.js';
 import { ShutdownState } from './http/shutdown.js';
 import { createStaffVerifier } from './identity/staff-verifier.js';
 import { createWorkloadVerifier } from './identity/workload-verifier.js';
-import { LeaseService } from './leases/lease-service.js';
-import { reconcileOrphanRoles } from './leases/orphan-roles.js';
-import { Revoker } from './leases/revocation.js';
-import { Sweeper } from './leases/sweeper.js';
+import { Issuance } from './issuance/issuance.js';
+import { endedLeases } from './leases/lease-reads.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { PolicySet } from './policy/policy-set.js';
 import type { PolicyStore } from './policy/policy-store.js';
 import { problems } from './problem.js';
 import type { KeyStore } from './providers/jwt/key-store.js';
-import type { PostgresProvider } from './providers/postgres/postgres-provider.js';
 import type { ProviderRegistry } from './providers/types.js';
+import { Revoker } from './revocation/revoker.js';
+import { Sweeper, type SweepTask } from './revocation/sweeper.js';
+import { createApprovalNotifier } from './step-up/notifier.js';
+import { StepUpRequests } from './step-up/step-up-requests.js';
 
-/** Orphaned roles are rare (a crash mid-issue): looking for them once a minute is plenty. */
-const ORPHAN_SWEEP_SECONDS = 60;
+/** What a crash leaves at a target is rare (a role created mid-issue): looking once a minute is plenty. */
+const RECONCILE_SECONDS = 60;
 
 export interface BrokerDeps {
   config: Config;
@@ -50,11 +50,12 @@ export interface Broker {
   /** main.ts begins it on SIGTERM (see src/http/shutdown.ts). */
   shutdown: ShutdownState;
   app: App;
-  leases: LeaseService;
+  issuance: Issuance;
   revoker: Revoker;
   sweeper: Sweeper;
   metrics: Metrics;
   verifiers: Verifiers;
+  stepUp: StepUpRequests;
   approvals: Approvals;
 }
 
@@ -112,30 +113,6 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         return row?.n ?? 0;
       },
     });
-  const revoker = new Revoker({ db: database.db, clock, logger, providers, policies, metrics });
-  const leases = new LeaseService({ database, clock, logger, metrics, policies, providers, revoker });
-  const sweeper = new Sweeper({
-    database,
-    clock,
-    logger,
-    metrics,
-    revoker,
-    intervalSeconds: deps.config.sweepIntervalSeconds,
-  });
-  sweeper.addTask('signing-keys', async () => {
-    await deps.keyStore.refresh();
-    return 0;
-  });
-  const postgres = providers.postgres as PostgresProvider | undefined;
-  const targets = Object.keys(deps.config.targetUrls);
-  if (postgres && targets.length > 0) {
-    let lastRun = Number.NEGATIVE_INFINITY;
-    sweeper.addTask('postgres-orphans', async (now) => {
-      if (now.getTime() - lastRun < ORPHAN_SWEEP_SECONDS * 1000) return 0;
-      lastRun = now.getTime();
-      return reconcileOrphanRoles(database.db, postgres, targets, logger);
-    });
-  }
   const notifier = deps.config.approvalWebhookUrl
     ? createApprovalNotifier({
         url: deps.config.approvalWebhookUrl,
@@ -145,13 +122,37 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         logger,
       })
     : undefined;
-  const approvals = new Approvals({ database, clock, logger, metrics, policies, leases, revoker, notifier });
-  approvals.install();
-  sweeper.addTask('approvals', (now) => approvals.expire(now));
-  sweeper.addTask(
-    'audit-checkpoint',
-    logCheckpoints(database, deps.keyStore, deps.config.brokerIssuer, logger),
-  );
+  const stepUp = new StepUpRequests({ database, clock, logger, notifier });
+  const revoker = new Revoker({ db: database.db, clock, logger, providers, policies, metrics, stepUp });
+  const issuance = new Issuance({ database, clock, logger, metrics, policies, providers, stepUp });
+  const approvals = new Approvals({ database, clock, logger, metrics, policies, issuance, stepUp });
+  const tasks: Record<string, SweepTask> = {
+    'signing-keys': async () => {
+      await deps.keyStore.refresh();
+      return 0;
+    },
+    approvals: (now) => stepUp.expire(now),
+    'audit-checkpoint': logCheckpoints(database, deps.keyStore, deps.config.brokerIssuer, logger),
+  };
+  for (const provider of Object.values(providers)) {
+    if (!provider?.reconcile) continue;
+    const reconcile = provider.reconcile.bind(provider);
+    let lastRun = Number.NEGATIVE_INFINITY;
+    tasks[`${provider.kind}-reconcile`] = async (now) => {
+      if (now.getTime() - lastRun < RECONCILE_SECONDS * 1000) return 0;
+      lastRun = now.getTime();
+      return reconcile((ids) => endedLeases(database.db, ids));
+    };
+  }
+  const sweeper = new Sweeper({
+    database,
+    clock,
+    logger,
+    metrics,
+    revoker,
+    intervalSeconds: deps.config.sweepIntervalSeconds,
+    tasks,
+  });
   const verifiers = createVerifiers(policies, clock, logger);
   const shutdown = new ShutdownState();
   const migrationTags = (await readMigrations()).map((m) => m.tag);
@@ -163,7 +164,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     metrics,
     policies,
     keyStore: deps.keyStore,
-    leases,
+    issuance,
     revoker,
     verifiers,
     migrationTags,
@@ -172,5 +173,5 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     shutdown,
   };
   const app = createApp({ ...appDeps, extensions: apiExtensions(appDeps) });
-  return { app, leases, revoker, sweeper, metrics, verifiers, approvals, shutdown };
+  return { app, issuance, revoker, sweeper, metrics, verifiers, stepUp, approvals, shutdown };
 }

@@ -1,45 +1,36 @@
-// Step-up approvals: a request that a @step_up permit holds back waits here until enough members
-// of the group approve (then policy decides again with approved = true), someone denies it, or it
-// expires. The agent long-polls collect(), which mints the credential exactly once.
-import { randomUUID } from 'node:crypto';
-import { and, eq, notInArray } from 'drizzle-orm';
+// Reviewers' decisions on step-up requests: approve (then policy decides again with approved =
+// true), deny, list and read them; and the agent's collect(), which mints the credential exactly
+// once through the issuance path. Opening and withdrawing requests is src/step-up/'s job.
+
 import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
+import { canonicalUuid } from '../core/ids.js';
 import type { Database, DbOrTx } from '../db/client.js';
-import { approvals, approvalVotes } from '../db/schema/index.js';
+import { approvalVotes } from '../db/schema/index.js';
 import type { AttributeValue, HumanIdentity, WorkloadIdentity } from '../identity/types.js';
-import type { LeaseService, StepUpRequest } from '../leases/lease-service.js';
-import type { Revoker } from '../leases/revocation.js';
+import type { Issuance } from '../issuance/issuance.js';
+import { denialReason } from '../issuance/reevaluate.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { problems } from '../problem.js';
-import { approvalAudit, refusalAudit } from './approval-audit.js';
-import { ApprovalEvents, notifyApprovalChanged } from './approval-events.js';
+import { approvalAudit } from '../step-up/approval-audit.js';
+import { notifyApprovalChanged } from '../step-up/approval-events.js';
 import {
   APPROVAL_PAGE_MAX,
   type ApprovalRecord,
   closeApproval,
-  insertPending,
   listApprovals,
   lockApproval,
   readApproval,
   votesFor,
-} from './approval-store.js';
-import { approvalContext, toApprovalView } from './approval-view.js';
+} from '../step-up/approval-store.js';
+import { type ApprovalView, approvalContext, toApprovalView } from '../step-up/approval-view.js';
+import { expireRecord } from '../step-up/expiry.js';
+import type { StepUpRequests } from '../step-up/step-up-requests.js';
 import { collectApproval } from './collect.js';
-import { approvalRefusal, denialRefusal } from './eligibility.js';
-import { expireApprovals, expireRecord } from './expiry.js';
-import type { ApprovalNotifier } from './notifier.js';
-import { decideApproved, denialReason } from './reevaluate.js';
-import { withdrawMatching } from './withdraw.js';
-import type {
-  ApprovalListFilter,
-  ApprovalService,
-  ApprovalView,
-  ApprovalWithdrawFilter,
-  CollectResult,
-} from './types.js';
+import { approvalRefusal, denialRefusal, refusalAudit } from './eligibility.js';
+import type { ApprovalListFilter, ApprovalService, CollectResult } from './types.js';
 
 export interface ApprovalsDeps {
   database: Database;
@@ -47,92 +38,26 @@ export interface ApprovalsDeps {
   logger: Logger;
   metrics: Metrics;
   policies: PolicyStore;
-  leases: LeaseService;
-  revoker: Revoker;
-  /** Unset when APPROVAL_WEBHOOK_URL is not configured. */
-  notifier?: ApprovalNotifier;
+  issuance: Issuance;
+  stepUp: StepUpRequests;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A malformed id is a 404 like any unknown one: callers must not learn which ids exist. */
 export function approvalIdOrNotFound(id: string): string {
-  if (!UUID.test(id)) throw problems.notFound(`no approval ${id.slice(0, 64)}`);
-  return id.toLowerCase();
+  const approvalId = canonicalUuid(id);
+  if (approvalId === undefined) throw problems.notFound(`no approval ${id.slice(0, 64)}`);
+  return approvalId;
 }
 
 export class Approvals implements ApprovalService {
-  readonly events: ApprovalEvents;
-
-  constructor(private readonly deps: ApprovalsDeps) {
-    this.events = new ApprovalEvents(deps.database.sql, deps.logger);
-  }
-
-  /** Takes over step-up decisions, idempotent replays of pending requests and approved renewals. */
-  install(): void {
-    this.deps.leases.setStepUpHandler((request) => this.request(request));
-    this.deps.leases.approvalIdOf = (leaseId) => this.approvalIdOf(leaseId);
-    this.deps.revoker.setRequestWithdrawer((tx, filter, reason, actor, requestId) =>
-      this.withdrawMatching(tx, actor, filter, reason, requestId),
-    );
-  }
-
-  /** The sweeper task: see expiry.ts. */
-  expire(now: Date): Promise<number> {
-    return expireApprovals(this.deps.database.db, now);
-  }
-
-  /** The lease (pending_approval), the approval and the decision are written in one transaction. */
-  async request(step: StepUpRequest): Promise<{ approvalId: string; lease: ApprovalRecord['lease'] }> {
-    const { lease, stepUp, verdict, decisionAudit, identity } = step;
-    const createdAt = lease.createdAt ?? this.deps.clock.now();
-    const approval = {
-      id: randomUUID(),
-      leaseId: lease.id,
-      status: 'pending' as const,
-      group: stepUp.group,
-      requiredApprovals: stepUp.approvals,
-      context: { principal_attributes: identity.attributes },
-      createdAt,
-      expiresAt: new Date(createdAt.getTime() + stepUp.approvalTtlSeconds * 1000),
-    };
-    const record = await this.deps.database.db.transaction(async (tx) => {
-      const written = await insertPending(tx, { ...lease, createdAt }, approval);
-      await recordAudit(tx, [
-        decisionAudit,
-        approvalAudit(written.approval, written.lease, {
-          event: 'approval.requested',
-          at: createdAt,
-          actor: `agent:${lease.agent}`,
-          requestId: decisionAudit.requestId ?? undefined,
-          decision: 'step_up',
-          policies: verdict.policies,
-          policyVersion: verdict.policyVersion,
-          detail: { expires_at: approval.expiresAt.toISOString() },
-        }),
-      ]);
-      return written;
-    });
-    this.deps.notifier?.pending(toApprovalView(record.approval, record.lease, []));
-    return { approvalId: record.approval.id, lease: record.lease };
-  }
-
-  /** The approval of a lease that is (or was) allowed through step-up; not of a closed-out one. */
-  async approvalIdOf(leaseId: string): Promise<string | undefined> {
-    const [row] = await this.deps.database.db
-      .select({ id: approvals.id })
-      .from(approvals)
-      .where(and(eq(approvals.leaseId, leaseId), notInArray(approvals.status, ['denied', 'expired'])))
-      .limit(1);
-    return row?.id;
-  }
+  constructor(private readonly deps: ApprovalsDeps) {}
 
   async list(filter: ApprovalListFilter): Promise<{ items: ApprovalView[]; nextCursor: string | null }> {
     const limit = filter.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > APPROVAL_PAGE_MAX) {
-      throw problems.validation('invalid query', [
-        { field: 'limit', message: `must be an integer from 1 to ${APPROVAL_PAGE_MAX}` },
-      ]);
+      throw problems.validation('invalid query', {
+        errors: [{ field: 'limit', message: `must be an integer from 1 to ${APPROVAL_PAGE_MAX}` }],
+      });
     }
     const { db } = this.deps.database;
     const page = await listApprovals(db, { status: filter.status, cursor: filter.cursor, limit });
@@ -147,8 +72,9 @@ export class Approvals implements ApprovalService {
   }
 
   async get(approvalId: string): Promise<ApprovalView | undefined> {
-    if (!UUID.test(approvalId)) return undefined;
-    const record = await readApproval(this.deps.database.db, approvalId.toLowerCase());
+    const id = canonicalUuid(approvalId);
+    if (id === undefined) return undefined;
+    const record = await readApproval(this.deps.database.db, id);
     return record ? this.view(this.deps.database.db, record) : undefined;
   }
 
@@ -211,7 +137,8 @@ export class Approvals implements ApprovalService {
       return { record: closed };
     });
     if ('refused' in outcome) throw outcome.refused;
-    if ('expired' in outcome) throw problems.conflict(`approval ${approvalId} expired before it was approved`);
+    if ('expired' in outcome)
+      throw problems.conflict(`approval ${approvalId} expired before it was approved`);
     return this.view(this.deps.database.db, outcome.record);
   }
 
@@ -226,7 +153,7 @@ export class Approvals implements ApprovalService {
     audits: AuditEntry[],
   ): Promise<{ record: ApprovalRecord }> {
     const identity = requesterIdentity(record);
-    const result = decideApproved(this.deps.policies, this.deps.leases, record.lease, identity);
+    const result = this.deps.issuance.decideApproved(record.lease, identity);
     this.deps.metrics.decisions.inc({ template: record.lease.template, outcome: result.verdict.outcome });
     const { policies, policyVersion } = result.verdict;
     const base = {
@@ -310,17 +237,6 @@ export class Approvals implements ApprovalService {
     return this.view(this.deps.database.db, outcome.record);
   }
 
-  /** Revocation reaches open step-up requests: see withdraw.ts. */
-  withdrawMatching(
-    tx: DbOrTx,
-    actor: string,
-    filter: ApprovalWithdrawFilter,
-    reason: string,
-    requestId: string | undefined,
-  ): Promise<string[]> {
-    return withdrawMatching(tx, { actor, filter, reason, requestId, now: this.deps.clock.now() });
-  }
-
   collect(
     identity: WorkloadIdentity,
     id: string,
@@ -329,7 +245,11 @@ export class Approvals implements ApprovalService {
     signal?: AbortSignal,
   ): Promise<CollectResult> {
     return collectApproval(
-      { ...this.deps, events: this.events, view: (record) => this.view(this.deps.database.db, record) },
+      {
+        ...this.deps,
+        events: this.deps.stepUp.events,
+        view: (record) => this.view(this.deps.database.db, record),
+      },
       { identity, approvalId: approvalIdOrNotFound(id), waitSeconds, requestId, signal },
     );
   }

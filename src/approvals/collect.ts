@@ -1,22 +1,23 @@
 // The agent's side of step-up: long-poll until the request is decided, then mint the credential
 // exactly once. The lease's own pending_approval → issuing/active transition is the guard (a
 // conditional UPDATE in issueLease), so two collects on two replicas can never both mint.
-import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
+import { recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import type { WorkloadIdentity } from '../identity/types.js';
-import type { LeaseService } from '../leases/lease-service.js';
+import { decisionAudit } from '../issuance/decision-audit.js';
+import type { Issuance } from '../issuance/issuance.js';
+import { approvedLease, denialReason } from '../issuance/reevaluate.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
-import { Problem, problems } from '../problem.js';
-import { approvalAudit } from './approval-audit.js';
-import type { ApprovalEvents } from './approval-events.js';
-import { type ApprovalRecord, closeApproval, lockApproval, readApproval } from './approval-store.js';
-import { approvalContext } from './approval-view.js';
-import { APPROVAL_EXPIRED, collectionOverdue, expireRecord } from './expiry.js';
-import { approvedLease, decideApproved, denialReason } from './reevaluate.js';
-import type { ApprovalView, CollectResult } from './types.js';
+import { type Problem, problems } from '../problem.js';
+import { approvalAudit } from '../step-up/approval-audit.js';
+import type { ApprovalEvents } from '../step-up/approval-events.js';
+import { type ApprovalRecord, closeApproval, lockApproval, readApproval } from '../step-up/approval-store.js';
+import { type ApprovalView, approvalContext } from '../step-up/approval-view.js';
+import { APPROVAL_EXPIRED, collectionOverdue, expireRecord } from '../step-up/expiry.js';
+import type { CollectResult } from './types.js';
 
 export interface CollectDeps {
   database: Database;
@@ -24,7 +25,7 @@ export interface CollectDeps {
   logger: Logger;
   metrics: Metrics;
   policies: PolicyStore;
-  leases: LeaseService;
+  issuance: Issuance;
   events: ApprovalEvents;
   view(record: ApprovalRecord): Promise<ApprovalView>;
 }
@@ -46,7 +47,10 @@ export async function collectApproval(deps: CollectDeps, input: CollectInput): P
     // decision that commits at any point from here on wakes this request.
     if (subscription) {
       await deps.events.listen().catch((error: unknown) => {
-        throw problems.unavailable('cannot wait for the approval right now; retry without wait', 5, error);
+        throw problems.unavailable('cannot wait for the approval right now; retry without wait', {
+          retryAfterSeconds: 5,
+          cause: error,
+        });
       });
     }
     for (;;) {
@@ -91,17 +95,7 @@ async function settle(
     case 'denied':
       throw deniedProblem(record);
     case 'expired':
-      throw new Problem({
-        status: 403,
-        type: 'approval-expired',
-        title: 'Approval expired',
-        detail: approval.reason ?? APPROVAL_EXPIRED,
-        extensions: {
-          approval_id: approval.id,
-          policies: [],
-          reasons: [approval.reason ?? APPROVAL_EXPIRED],
-        },
-      });
+      throw problems.approvalExpired(approval.reason ?? APPROVAL_EXPIRED, { approvalId: approval.id });
     case 'collected':
       throw alreadyCollected(approval.id);
   }
@@ -114,15 +108,20 @@ function alreadyCollected(approvalId: string): Problem {
 function deniedProblem({ approval }: ApprovalRecord): Problem {
   const byPolicy = approvalContext(approval).denied_by;
   if (byPolicy)
-    return problems.denied(approval.reason ?? 'denied by policy', byPolicy.policies, byPolicy.reasons);
+    return problems.denied(approval.reason ?? 'denied by policy', {
+      policies: byPolicy.policies,
+      reasons: byPolicy.reasons,
+    });
   const reason = approval.reason ?? 'denied';
-  return new Problem({
-    status: 403,
-    type: 'approval-denied',
-    title: 'Approval denied',
-    detail: `denied by a reviewer: ${reason}`,
-    extensions: { approval_id: approval.id, policies: [], reasons: [reason] },
-  });
+  // A revocation that withdrew the request records its actor (`agent:<sub>`, `webhook:anomaly`,
+  // see withdraw.ts); a reviewer's denial records the staff subject alone.
+  const by = approval.decidedBy ?? '';
+  const detail = by.startsWith('agent:')
+    ? `withdrawn by the agent: ${reason}`
+    : by.startsWith('webhook:')
+      ? `withdrawn (${by}): ${reason}`
+      : `denied by a reviewer: ${reason}`;
+  return problems.approvalDenied(detail, { approvalId: approval.id, reasons: [reason] });
 }
 
 async function expireOverdue(deps: CollectDeps, input: CollectInput, now: Date): Promise<void> {
@@ -142,38 +141,28 @@ async function issue(deps: CollectDeps, input: CollectInput, record: ApprovalRec
   const { approval, lease } = record;
   if (lease.state !== 'pending_approval') throw alreadyCollected(approval.id);
   const now = deps.clock.now();
-  const result = decideApproved(deps.policies, deps.leases, lease, input.identity);
+  const result = deps.issuance.decideApproved(lease, input.identity);
   const { verdict } = result;
   deps.metrics.decisions.inc({ template: lease.template, outcome: verdict.outcome });
-  const decisionAudit: AuditEntry = {
+  const audit = decisionAudit({
     at: now,
-    event: 'decision',
     requestId: input.requestId,
-    agent: lease.agent,
-    agentIssuer: lease.agentIssuer,
-    onBehalfOf: lease.onBehalfOf ?? null,
+    agent: { subject: lease.agent, issuer: lease.agentIssuer },
+    onBehalfOf: lease.onBehalfOf,
     actor: `agent:${input.identity.subject}`,
     leaseId: lease.id,
     template: lease.template,
-    intent: {
-      task_id: lease.intent.taskId,
-      purpose: lease.intent.purpose,
-      actions: lease.intent.actions,
-      resources: lease.intent.resources,
-    },
-    decision: verdict.outcome,
-    policies: verdict.policies,
-    reasons: verdict.outcome === 'deny' ? verdict.reasons : [],
-    policyVersion: verdict.policyVersion,
+    intent: lease.intent,
+    verdict,
     detail: { action: 'mint', approval_id: approval.id, approved: true },
-  };
+  });
 
   if (result.outcome === 'deny') {
     const why = `denied by policy after approval: ${denialReason(result.verdict)}`;
     await deps.database.db.transaction(async (tx) => {
       const locked = await lockApproval(tx, approval.id);
       if (locked?.approval.status !== 'approved' || locked.lease.state !== 'pending_approval') {
-        await recordAudit(tx, decisionAudit);
+        await recordAudit(tx, audit);
         return;
       }
       await closeApproval(tx, locked, {
@@ -193,19 +182,19 @@ async function issue(deps: CollectDeps, input: CollectInput, record: ApprovalRec
         reasons: result.verdict.reasons,
       };
       await recordAudit(tx, [
-        decisionAudit,
+        audit,
         approvalAudit(approval, lease, { ...deny, event: 'approval.denied' }),
         approvalAudit(approval, lease, { ...deny, event: 'lease.denied' }),
       ]);
     });
-    throw problems.denied(why, verdict.policies, result.verdict.reasons);
+    throw problems.denied(why, { policies: verdict.policies, reasons: result.verdict.reasons });
   }
 
-  const issued = await deps.leases.issueLease({
+  const issued = await deps.issuance.issue({
     lease: approvedLease(lease, result.verdict),
     template: result.template,
     provider: result.provider,
-    decisionAudit,
+    decisionAudit: audit,
     requestId: input.requestId,
   });
   // Bookkeeping only: the credential exists and is handed over whatever happens here; the sweeper

@@ -1,9 +1,12 @@
 // Who may review a step-up request. Not a Cedar decision (DESIGN): membership in the @step_up
 // group, minus the agent that asked and the human it acts for. Each check is one line with its
 // own problem, in the order a reviewer reads them. The service audits every refusal.
+
+import type { AuditEntry } from '../audit/audit-log.js';
 import type { Approval, Lease } from '../db/schema/index.js';
 import type { HumanIdentity } from '../identity/types.js';
 import { type Problem, problems } from '../problem.js';
+import { approvalAudit } from '../step-up/approval-audit.js';
 
 /**
  * Subjects are compared without their issuer: staff come from one IdP, and a same-named subject
@@ -37,4 +40,24 @@ export function denialRefusal(staff: HumanIdentity, approval: Approval): Problem
     return problems.forbidden(`only members of "${approval.group}" may deny this request`);
   }
   return undefined;
+}
+
+/** A refused review is audited too: self-approval attempts are what an auditor looks for first. */
+export function refusalAudit(
+  record: { approval: Approval; lease: Lease },
+  staff: HumanIdentity,
+  attempted: 'approve' | 'deny',
+  refused: Problem,
+  at: Date,
+  requestId: string,
+): AuditEntry {
+  return approvalAudit(record.approval, record.lease, {
+    event: 'approval.refused',
+    at,
+    actor: `staff:${staff.subject}`,
+    requestId,
+    decision: 'refused',
+    reasons: [refused.detail ?? refused.title],
+    detail: { attempted, staff_issuer: staff.issuer },
+  });
 }

@@ -1,9 +1,11 @@
-// Renders every error as application/problem+json (RFC 9457), once, in the app's error handler.
+// Renders every error as application/problem+json (RFC 9457), once, in the app's error handler
+// (on OAuth endpoints in OAuth's own JSON error shape).
 // Unknown errors become a 500 with the request id and nothing else; they are logged in full.
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { isDatabaseBusy, isDatabaseUnavailable } from '../db/db-errors.js';
+import { oauthErrorCode } from '../oauth-error.js';
 import { type FieldError, PROBLEM_TYPE_PREFIX, Problem, problems } from '../problem.js';
 import type { AppEnv } from './env.js';
 
@@ -29,29 +31,15 @@ function fromHttpException(error: HTTPException): Problem {
   // @hono/zod-openapi refuses a body whose media type the route does not declare; every such
   // route of this API reads JSON.
   if (error.status === 415) return unsupportedMediaType(['application/json']);
-  return new Problem({ status: error.status, type: `http-${error.status}`, title: message, detail: message });
+  return problems.requestRefused(error.status, message);
 }
 
 export function payloadTooLarge(): Problem {
-  return new Problem({
-    status: 413,
-    type: 'payload-too-large',
-    title: 'Payload too large',
-    detail: 'request bodies are limited to 64 KiB',
-    // The rest of an oversized body is never read, so the connection cannot carry another
-    // request: say so (RFC 9110 §15.5.14) rather than let a keep-alive client reuse a dead socket.
-    headers: { Connection: 'close' },
-  });
+  return problems.payloadTooLarge('request bodies are limited to 64 KiB');
 }
 
 export function unsupportedMediaType(accepted: readonly string[]): Problem {
-  return new Problem({
-    status: 415,
-    type: 'unsupported-media-type',
-    title: 'Unsupported media type',
-    detail: `send the body with Content-Type ${accepted.join(' or ')}`,
-    headers: { 'Accept-Post': accepted.join(', ') },
-  });
+  return problems.unsupportedMediaType(accepted);
 }
 
 /**
@@ -65,36 +53,21 @@ export function isClientAbort(error: unknown): boolean {
   return e.code === 'ECONNRESET' && e.message === 'aborted' && e.syscall === undefined;
 }
 
-function clientClosed(cause: unknown): Problem {
-  // 499 as nginx logs it: nobody reads this answer, the status is for metrics and the access log.
-  return new Problem({
-    status: 499,
-    type: 'client-closed-request',
-    title: 'Client closed request',
-    detail: 'the client closed the connection before the answer',
-    cause,
-  });
-}
-
 export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
-  if (isClientAbort(error)) return clientClosed(error);
+  if (isClientAbort(error)) return problems.clientClosedRequest({ cause: error });
   if (error instanceof HTTPException) return fromHttpException(error);
   if (isDatabaseUnavailable(error))
-    return problems.unavailable('the database is unreachable; retry shortly', 5, error);
+    return problems.unavailable('the database is unreachable; retry shortly', {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
   if (isDatabaseBusy(error))
-    return problems.unavailable(
-      'the database is busy (a lock or statement timed out); retry shortly',
-      5,
-      error,
-    );
-  return new Problem({
-    status: 500,
-    type: 'internal',
-    title: 'Internal server error',
-    detail: 'an unexpected error occurred',
-    cause: error,
-  });
+    return problems.unavailable('the database is busy (a lock or statement timed out); retry shortly', {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
+  return problems.internal(error);
 }
 
 export function problemBody(problem: Problem, requestId: string | undefined): Record<string, unknown> {
@@ -118,6 +91,13 @@ export function renderProblem(c: Context<AppEnv>, error: unknown): Response {
   else if (problem.cause !== undefined)
     log?.info({ status: problem.status, cause: problem.cause }, problem.detail);
   for (const [name, value] of Object.entries(problem.headers)) c.header(name, value);
+  if (c.get('errorShape') === 'oauth') {
+    // RFC 6749 §5.2; an unknown error's detail is already generic ("an unexpected error occurred").
+    return c.json(
+      { error: oauthErrorCode(problem), error_description: problem.detail ?? problem.title },
+      problem.status as 400,
+    );
+  }
   c.header('Content-Type', PROBLEM_CONTENT_TYPE);
   return c.body(JSON.stringify(problemBody(problem, requestId)), problem.status as 400);
 }

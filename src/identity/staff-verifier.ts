@@ -1,6 +1,6 @@
 // Verifies tokens from the staff identity provider: bearer tokens on the staff API and the human
 // `on_behalf_of` tokens agents forward (same issuer, same audience, same checks).
-import type { StaffConfig } from '../policy/broker-config.js';
+import type { StaffConfig } from '../policy-config/broker-yaml.js';
 import { problems } from '../problem.js';
 import { readGroups, readOptionalString } from './claims.js';
 import { createKeySource } from './key-sources.js';
@@ -39,7 +39,7 @@ export function createStaffVerifier(staff: StaffConfig, opts: VerifierOptions): 
     const { iss } = inspected;
     if (iss !== staff.issuer) {
       const detail = 'unknown issuer: the token is not from the staff identity provider';
-      throw problems.unauthorized(detail, tokenRejection(inspected, detail));
+      throw problems.unauthorized(detail, { cause: tokenRejection(inspected, detail) });
     }
     const payload = await verifySignedToken(token, inspected, trusted, {
       clock: opts.clock,

@@ -45,7 +45,8 @@ export interface TrustedIssuer {
   /** Names the issuer in problems and logs (the configured name, or "staff"). */
   label: string;
   issuer: string;
-  audience: string;
+  /** Several: any one of them (a client assertion may name the endpoint or the issuer). */
+  audience: string | string[];
   algorithms: readonly string[];
   keys: KeySource;
   /** Longest exp - iat accepted (broker.yaml `max_token_lifetime`). */
@@ -99,7 +100,7 @@ export function tokenRejection(
 
 /** A 401 whose logged cause is a TokenRejection. */
 function refused(token: InspectedToken, detail: string, error?: unknown): Problem {
-  return problems.unauthorized(detail, tokenRejection(token, detail, error));
+  return problems.unauthorized(detail, { cause: tokenRejection(token, detail, error) });
 }
 
 /** Only tokens that could pass inspectToken are looked up in a cache (hashing is not free). */
@@ -206,7 +207,10 @@ function toProblem(error: unknown, trusted: TrustedIssuer, inspected: InspectedT
   const issuer = trusted.label;
   if (error instanceof Problem) return error;
   if (error instanceof SigningKeysUnavailable) {
-    return problems.unavailable(`cannot fetch the signing keys of issuer ${issuer}`, 5, error);
+    return problems.unavailable(`cannot fetch the signing keys of issuer ${issuer}`, {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
   }
   const refuse = (detail: string) => refused(inspected, detail, error);
   if (error instanceof errors.JWTExpired) return refuse('token has expired');

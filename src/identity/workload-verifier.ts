@@ -1,7 +1,7 @@
 // Verifies workload identity tokens (Kubernetes service account tokens, GitHub Actions OIDC,
 // SPIFFE JWT-SVIDs…) against the issuers trusted in broker.yaml, and maps their claims to the
 // attributes Cedar sees on the Agent principal.
-import type { IssuerConfig } from '../policy/broker-config.js';
+import type { IssuerConfig } from '../policy-config/broker-yaml.js';
 import { problems } from '../problem.js';
 import { mapAttributes } from './claims.js';
 import { createKeySource } from './key-sources.js';
@@ -55,7 +55,7 @@ export function createWorkloadVerifier(
     const trusted = byIss.get(inspected.iss);
     if (trusted === undefined) {
       const detail = 'unknown issuer: no configured issuer has this iss';
-      throw problems.unauthorized(detail, tokenRejection(inspected, detail));
+      throw problems.unauthorized(detail, { cause: tokenRejection(inspected, detail) });
     }
     const payload = await verifySignedToken(token, inspected, trusted, {
       clock: opts.clock,

@@ -6,9 +6,9 @@ import { type Broker, createBroker } from '../../src/broker.js';
 import { ManualClock } from '../../src/clock.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import type { StaffConfig } from '../../src/policy/broker-config.js';
 import { PolicyStore } from '../../src/policy/policy-store.js';
 import { policyChecks } from '../../src/policy-checks.js';
+import type { StaffConfig } from '../../src/policy-config/broker-yaml.js';
 import { createJwtProvider } from '../../src/providers/jwt/jwt-provider.js';
 import { KeyStore } from '../../src/providers/jwt/key-store.js';
 import type { ProviderRegistry } from '../../src/providers/types.js';
@@ -71,6 +71,10 @@ export interface TestBrokerOptions {
   clock?: ManualClock;
   /** Over the `staff:` section (e.g. a real OIDC provider as the staff IdP: issuer, jwks_uri, jwks_file: undefined). */
   staff?: Partial<StaffConfig>;
+  /** `resource_servers:` of broker.yaml (RFC 7662 callers). */
+  resourceServers?: object[];
+  /** Extra files in the policy directory (a resource server's jwks_file). */
+  files?: Record<string, string>;
 }
 
 export interface TestBroker {
@@ -129,6 +133,8 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     templates: options.templates ?? TEST_TEMPLATES,
     schema: options.schema ?? DEFAULT_SCHEMA,
     policies: options.policies ?? TEST_POLICIES,
+    ...(options.resourceServers ? { resourceServers: options.resourceServers } : {}),
+    ...(options.files ? { files: options.files } : {}),
   });
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -149,7 +155,11 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   const logger = createLogger('debug', sink);
   const keyStore = await KeyStore.open({ database, masterKey: TEST_MASTER_KEY, clock, logger });
   const providers: ProviderRegistry = {
-    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer }) as ProviderRegistry['jwt'],
+    jwt: createJwtProvider({
+      keyStore,
+      issuer: config.brokerIssuer,
+      txnTokenAudience: config.txnTokenAudience,
+    }) as ProviderRegistry['jwt'],
     ...options.providers,
   };
   const policies = await PolicyStore.open(policyDir, policyChecks(providers));

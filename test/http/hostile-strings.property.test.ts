@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { isDbText } from '../../src/db/db-text.js';
+import { isDbText } from '../../src/core/db-text.js';
 import { signWebhook } from '../../src/webhooks/signature.js';
 import {
   credentialRequest,

@@ -1,4 +1,5 @@
 // Security staff: read the audit trail and check its hash chain.
+
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { reportRefusedRows, reportVerification } from '../../audit/audit-alarms.js';
@@ -12,13 +13,14 @@ import {
   verifyAuditLog,
 } from '../../audit/audit-log.js';
 import type { Clock } from '../../clock.js';
+import { dbText } from '../../core/db-text.js';
+import { UUID_PATTERN } from '../../core/ids.js';
 import type { Database } from '../../db/client.js';
-import { dbText } from '../../db/db-text.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses, staffSecurity, UUID_PATTERN } from '../openapi-common.js';
+import { jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
 
 const AuditQuery = z.strictObject({
   lease_id: z.string().regex(UUID_PATTERN, 'must be a lease id (uuid)').optional(),
@@ -54,6 +56,7 @@ const Verification = z
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/audit',
+  operationId: 'listAuditEvents',
   summary: 'Audit events, newest first; or sealed events in chain order with after_seq (staff)',
   security: staffSecurity,
   request: { query: AuditQuery },
@@ -73,6 +76,7 @@ const VerifyQuery = z.strictObject({
 const verifyRoute = createRoute({
   method: 'get',
   path: '/v1/audit/verify',
+  operationId: 'verifyAuditChain',
   summary:
     'Seal pending events and verify the whole keyed hash chain, optionally against a checkpoint (staff)',
   security: staffSecurity,
@@ -96,6 +100,7 @@ const Checkpoint = z
 const checkpointRoute = createRoute({
   method: 'get',
   path: '/v1/audit/checkpoint',
+  operationId: 'getAuditCheckpoint',
   summary: 'A signed checkpoint of the head of the audit chain, to keep outside the database (staff)',
   security: staffSecurity,
   responses: {
@@ -142,9 +147,11 @@ export function registerAuditRoutes(app: App, deps: AuditRouteDeps) {
     const checkpoint =
       token === undefined ? undefined : await openCheckpoint(deps.keyStore, deps.config.brokerIssuer, token);
     if (token !== undefined && checkpoint === undefined) {
-      throw problems.validation('the checkpoint is not one this broker signed', [
-        { field: 'query.checkpoint', message: 'not a valid signed audit checkpoint of this broker' },
-      ]);
+      throw problems.validation('the checkpoint is not one this broker signed', {
+        errors: [
+          { field: 'query.checkpoint', message: 'not a valid signed audit checkpoint of this broker' },
+        ],
+      });
     }
     await seal();
     const result = await verifyAuditLog(deps.database.sql, { checkpoint });

@@ -7,7 +7,7 @@ import type { Metrics } from '../../metrics.js';
 import type { PolicyStore } from '../../policy/policy-store.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses } from '../openapi-common.js';
+import { jsonContent, problemResponses, publicSecurity, refusalResponses } from '../openapi-common.js';
 import type { ShutdownState } from '../shutdown.js';
 
 const ReadySchema = z
@@ -17,23 +17,37 @@ const ReadySchema = z
 const healthz = createRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'getHealth',
   summary: 'The process is up',
-  responses: { 200: { description: 'Up', content: jsonContent(z.object({ status: z.literal('ok') })) } },
+  security: publicSecurity,
+  responses: {
+    200: { description: 'Up', content: jsonContent(z.object({ status: z.literal('ok') })) },
+    ...refusalResponses,
+  },
 });
 
 const readyz = createRoute({
   method: 'get',
   path: '/readyz',
+  operationId: 'getReadiness',
   summary: 'Database reachable, migrations applied, policies loaded',
-  responses: { 200: { description: 'Ready', content: jsonContent(ReadySchema) }, ...problemResponses(503) },
+  security: publicSecurity,
+  responses: {
+    200: { description: 'Ready', content: jsonContent(ReadySchema) },
+    ...refusalResponses,
+    ...problemResponses(503),
+  },
 });
 
 const metricsRoute = createRoute({
   method: 'get',
   path: '/metrics',
+  operationId: 'getMetrics',
   summary: 'Prometheus metrics',
+  security: publicSecurity,
   responses: {
     200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+    ...refusalResponses,
   },
 });
 
@@ -52,15 +66,15 @@ export function registerHealthRoutes(
   app.openapi(readyz, async (c) => {
     // A load balancer takes a stopping replica out of rotation on this answer.
     if (deps.shutdown.draining)
-      throw problems.unavailable('the broker is shutting down', 5, undefined, 'info');
+      throw problems.unavailable('the broker is shutting down', { retryAfterSeconds: 5, logLevel: 'info' });
     let current = false;
     try {
       current = await migrationsCurrent(deps.database.sql, deps.migrationTags);
     } catch (error) {
       deps.database.health.observe(error);
-      throw problems.unavailable('the database is unreachable', 5, error);
+      throw problems.unavailable('the database is unreachable', { retryAfterSeconds: 5, cause: error });
     }
-    if (!current) throw problems.unavailable('database migrations are not applied', 5);
+    if (!current) throw problems.unavailable('database migrations are not applied', { retryAfterSeconds: 5 });
     return c.json(
       {
         status: 'ready' as const,

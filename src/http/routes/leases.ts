@@ -1,10 +1,15 @@
 // An agent's own leases: read, renew, revoke; and completing a task.
+
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { dbText } from '../../db/db-text.js';
-import type { LeaseService } from '../../leases/lease-service.js';
+import { dbText } from '../../core/db-text.js';
+import { canonicalUuid } from '../../core/ids.js';
+import type { Database } from '../../db/client.js';
+import type { Issuance } from '../../issuance/issuance.js';
+import { getOwnedLease } from '../../leases/lease-reads.js';
 import { toLeaseView } from '../../leases/lease-view.js';
 import { problems } from '../../problem.js';
+import type { Revoker } from '../../revocation/revoker.js';
 import type { App } from '../env.js';
 import {
   bearerSecurity,
@@ -13,7 +18,6 @@ import {
   LeaseIdParam,
   LeaseSchema,
   problemResponses,
-  UUID_PATTERN,
 } from '../openapi-common.js';
 
 const RenewSchema = z
@@ -28,13 +32,15 @@ const CompletedSchema = z
   .meta({ id: 'TaskCompleted' });
 
 function leaseId(id: string): string {
-  if (!UUID_PATTERN.test(id)) throw problems.notFound(`no lease ${id.slice(0, 64)}`);
-  return id.toLowerCase();
+  const lease = canonicalUuid(id);
+  if (lease === undefined) throw problems.notFound(`no lease ${id.slice(0, 64)}`);
+  return lease;
 }
 
 const getLease = createRoute({
   method: 'get',
   path: '/v1/leases/{id}',
+  operationId: 'getLease',
   summary: "Read one of the caller's leases (never the secret)",
   security: bearerSecurity,
   request: { params: LeaseIdParam },
@@ -47,6 +53,7 @@ const getLease = createRoute({
 const renewLease = createRoute({
   method: 'post',
   path: '/v1/leases/{id}/renew',
+  operationId: 'renewLease',
   summary: 'Extend a lease (policy re-evaluated; never past its max TTL from issue)',
   security: bearerSecurity,
   request: { params: LeaseIdParam, body: { content: jsonContent(RenewSchema), required: false } },
@@ -62,6 +69,7 @@ const renewLease = createRoute({
 const revokeLease = createRoute({
   method: 'post',
   path: '/v1/leases/{id}/revoke',
+  operationId: 'revokeLease',
   summary: 'Revoke a lease now',
   security: bearerSecurity,
   request: { params: LeaseIdParam },
@@ -74,6 +82,7 @@ const revokeLease = createRoute({
 const completeTask = createRoute({
   method: 'post',
   path: '/v1/tasks/{task_id}/complete',
+  operationId: 'completeTask',
   summary: 'Revoke every live lease of this task for the calling agent',
   security: bearerSecurity,
   request: { params: TaskParam },
@@ -83,9 +92,12 @@ const completeTask = createRoute({
   },
 });
 
-export function registerLeaseRoutes(app: App, deps: { leases: LeaseService }) {
+export function registerLeaseRoutes(
+  app: App,
+  deps: { database: Database; issuance: Issuance; revoker: Revoker },
+) {
   app.openapi(getLease, async (c) => {
-    const lease = await deps.leases.getOwned(c.get('identity'), leaseId(c.req.valid('param').id));
+    const lease = await getOwnedLease(deps.database.db, c.get('identity'), leaseId(c.req.valid('param').id));
     return c.json(toLeaseView(lease), 200);
   });
 
@@ -95,9 +107,11 @@ export function registerLeaseRoutes(app: App, deps: { leases: LeaseService }) {
       c.req.header('content-length') === '0'
         ? {}
         : ((c.req.valid('json') as z.infer<typeof RenewSchema> | undefined) ?? {});
-    const { lease, credential } = await deps.leases.renew(
-      c.get('identity'),
-      leaseId(c.req.valid('param').id),
+    const identity = c.get('identity');
+    const current = await getOwnedLease(deps.database.db, identity, leaseId(c.req.valid('param').id));
+    const { lease, credential } = await deps.issuance.renew(
+      identity,
+      current,
       body.ttl_seconds,
       c.get('requestId'),
     );
@@ -105,7 +119,7 @@ export function registerLeaseRoutes(app: App, deps: { leases: LeaseService }) {
   });
 
   app.openapi(revokeLease, async (c) => {
-    const lease = await deps.leases.revokeOwned(
+    const lease = await deps.revoker.revokeOwned(
       c.get('identity'),
       leaseId(c.req.valid('param').id),
       c.get('requestId'),
@@ -115,7 +129,7 @@ export function registerLeaseRoutes(app: App, deps: { leases: LeaseService }) {
 
   app.openapi(completeTask, async (c) => {
     const { task_id } = c.req.valid('param');
-    const revoked = await deps.leases.completeTask(c.get('identity'), task_id, c.get('requestId'));
+    const revoked = await deps.revoker.completeTask(c.get('identity'), task_id, c.get('requestId'));
     return c.json({ task_id, revoked }, 200);
   });
 }

@@ -1,17 +1,19 @@
 // Signed webhooks from operators' detection systems and job runners. The signature is checked
 // before the body is even parsed, and each delivery id is accepted once across all replicas.
+
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
+import { dbText, sanitizeDbText } from '../../core/db-text.js';
+import { UUID_PATTERN } from '../../core/ids.js';
 import type { Database, DbOrTx } from '../../db/client.js';
-import { dbText, sanitizeDbText } from '../../db/db-text.js';
-import type { RevocationFilter, Revoker } from '../../leases/revocation.js';
 import { problems } from '../../problem.js';
+import type { RevocationFilter, Revoker } from '../../revocation/revoker.js';
 import { authenticateWebhook } from '../../webhooks/authenticate.js';
 import { verifyWebhookSignature } from '../../webhooks/signature.js';
 import type { App, AppEnv } from '../env.js';
-import { jsonContent, problemResponses, UUID_PATTERN } from '../openapi-common.js';
+import { jsonContent, problemResponses, publicSecurity } from '../openapi-common.js';
 import { zodFieldErrors } from '../problem-response.js';
 
 const AnomalySchema = z
@@ -42,11 +44,14 @@ const signatureHeaders = z.object({
   'x-broker-delivery': z.string().meta({ description: 'Unique delivery id; a replay is refused' }),
 });
 
-function webhookRoute(path: string, summary: string, schema: z.ZodType) {
+function webhookRoute(path: string, operationId: string, summary: string, schema: z.ZodType) {
   return createRoute({
     method: 'post',
     path,
+    operationId,
     summary,
+    // Not a bearer token: the HMAC signature headers below authenticate the sender.
+    security: publicSecurity,
     request: { headers: signatureHeaders, body: { content: jsonContent(schema), required: true } },
     responses: {
       200: { description: 'Leases revoked', content: jsonContent(RevokedSchema) },
@@ -73,7 +78,10 @@ async function authenticatedBody<T extends z.ZodType>(
   schema: T,
 ): Promise<{ body: z.infer<T>; claim: (tx: DbOrTx) => Promise<void> }> {
   if (!deps.webhookSecret)
-    throw problems.unavailable('webhooks are disabled: WEBHOOK_SECRET is not set', 3600, undefined, 'warn');
+    throw problems.unavailable('webhooks are disabled: WEBHOOK_SECRET is not set', {
+      retryAfterSeconds: 3600,
+      logLevel: 'warn',
+    });
   const secret = deps.webhookSecret;
   const raw = new Uint8Array(await c.req.arrayBuffer());
   const now = deps.clock.now();
@@ -93,13 +101,15 @@ async function authenticatedBody<T extends z.ZodType>(
     throw problems.badRequest('the request body is not valid JSON');
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw problems.validation('the webhook body is invalid', zodFieldErrors(parsed.error));
+  if (!parsed.success)
+    throw problems.validation('the webhook body is invalid', { errors: zodFieldErrors(parsed.error) });
   return { body: parsed.data, claim };
 }
 
 export function registerWebhookRoutes(app: App, deps: WebhookDeps) {
   const anomaly = webhookRoute(
     '/v1/webhooks/anomaly',
+    'reportAnomaly',
     'Report an anomaly: revoke the named leases',
     AnomalySchema,
   );
@@ -119,6 +129,7 @@ export function registerWebhookRoutes(app: App, deps: WebhookDeps) {
 
   const completed = webhookRoute(
     '/v1/webhooks/task-completed',
+    'reportTaskCompleted',
     "A task finished: revoke that task's leases",
     TaskCompletedSchema,
   );

@@ -1,0 +1,336 @@
+// Revocation, the one path behind explicit revokes, task completion, webhooks, bulk revokes and
+// expiry. A lease is first marked `revoking` together with its audit row (one statement, so a
+// bulk revoke of 100k leases is one round trip); the provider is then asked to revoke, and only
+// its confirmation moves the lease to its final state. Failures are retried with backoff by the
+// sweeper. Leases of side-effect-free providers (JWT) have nothing to undo and are finalised at once.
+import { type SQL, sql } from 'drizzle-orm';
+import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
+import type { Clock } from '../clock.js';
+import type { Db, DbOrTx } from '../db/client.js';
+import type { Lease, RevokeOutcome } from '../db/schema/index.js';
+import type { WorkloadIdentity } from '../identity/types.js';
+import { getOwnedLease } from '../leases/lease-reads.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { PolicyStore } from '../policy/policy-store.js';
+import type { ProviderRegistry } from '../providers/types.js';
+import type { StepUpRequests } from '../step-up/step-up-requests.js';
+
+/** While one replica calls the provider, the lease is hidden from the others this long. */
+const CLAIM_SECONDS = 60;
+const MAX_BACKOFF_SECONDS = 300;
+const PROVIDER_CONCURRENCY = 8;
+
+export interface RevocationFilter {
+  leaseIds?: string[];
+  agent?: string;
+  agentIssuer?: string;
+  taskId?: string;
+  template?: string;
+}
+
+export interface MarkOptions {
+  filter: SQL;
+  outcome: RevokeOutcome;
+  reason: string;
+  actor: string;
+  requestId: string | undefined;
+  /** Sweeper claims skip rows another replica holds; explicit revokes wait for them. */
+  skipLocked: boolean;
+  limit?: number;
+  states: readonly ('active' | 'issuing')[];
+}
+
+interface MarkedRow extends Record<string, unknown> {
+  id: string;
+  state: string;
+  provider: string;
+  template: string;
+  revocation: Record<string, unknown> | null;
+  revoke_outcome: RevokeOutcome;
+}
+
+/** The lease columns a revocation's audit row is made of. */
+interface AuditedLease extends Record<string, unknown> {
+  id: string;
+  state: string;
+  agent: string;
+  agent_issuer: string;
+  on_behalf_of: { sub: string; issuer: string } | null;
+  template: string;
+}
+
+function leaseAudit(
+  lease: AuditedLease,
+  at: Date,
+  actor: string,
+  detail: Record<string, unknown>,
+  requestId?: string | null,
+): AuditEntry {
+  return {
+    at,
+    event: `lease.${lease.state}`,
+    requestId: requestId ?? null,
+    agent: lease.agent,
+    agentIssuer: lease.agent_issuer,
+    onBehalfOf: lease.on_behalf_of,
+    actor,
+    leaseId: lease.id,
+    template: lease.template,
+    detail,
+  };
+}
+
+export interface RevocationDeps {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  providers: ProviderRegistry;
+  policies: PolicyStore;
+  metrics: Metrics;
+  /**
+   * Closes the open step-up requests a revocation matches, inside the revocation's transaction,
+   * so that a cut-off agent cannot later collect a credential it asked for before.
+   */
+  stepUp: Pick<StepUpRequests, 'withdraw'>;
+}
+
+/** `column in (...)`; drizzle expands an array into a parenthesised list, and `in ()` is invalid. */
+function inList(column: SQL, values: readonly string[]): SQL {
+  return values.length === 0 ? sql`false` : sql`${column} in ${values}`;
+}
+
+export function filterSql(f: RevocationFilter): SQL {
+  const parts: SQL[] = [];
+  if (f.leaseIds !== undefined) parts.push(inList(sql`id`, f.leaseIds));
+  if (f.agent !== undefined) parts.push(sql`agent = ${f.agent}`);
+  if (f.agentIssuer !== undefined) parts.push(sql`agent_issuer = ${f.agentIssuer}`);
+  if (f.taskId !== undefined) parts.push(sql`task_id = ${f.taskId}`);
+  if (f.template !== undefined) parts.push(sql`template = ${f.template}`);
+  if (parts.length === 0) throw new Error('refusing to revoke without a filter');
+  return sql.join(parts, sql` and `);
+}
+
+export interface RevokeResult {
+  /** Lease ids marked for revocation. */
+  revoked: string[];
+  /** Step-up requests (approval ids) closed as denied. */
+  withdrawn: string[];
+}
+
+export class Revoker {
+  constructor(private readonly deps: RevocationDeps) {}
+
+  private sideEffectFree(): string[] {
+    return Object.values(this.deps.providers)
+      .filter((p) => p?.sideEffectFree)
+      .map((p) => p!.kind);
+  }
+
+  /**
+   * Marks matching live leases (and audits it) in one statement. Returns every lease marked;
+   * the ones still `revoking` need `confirm()`.
+   */
+  async mark(options: MarkOptions, db: DbOrTx = this.deps.db): Promise<MarkedRow[]> {
+    const now = this.deps.clock.now();
+    const claimUntil = new Date(now.getTime() + CLAIM_SECONDS * 1000);
+    const sef = this.sideEffectFree();
+    const states = options.states as string[];
+    const lock = options.skipLocked ? sql`for update skip locked` : sql`for update`;
+    const lockLeases = options.skipLocked ? sql`for update of l skip locked` : sql`for update of l`;
+    const limit = options.limit === undefined ? sql`` : sql`limit ${options.limit}`;
+    const order = options.skipLocked ? sql`order by expires_at` : sql`order by id`;
+    // Delegated leases (token exchange chains) end with their parent, in this same statement.
+    // The audit rows are written from the application (each carries a MAC computed here), in the
+    // same transaction as the update (a savepoint when `db` is already a transaction).
+    const rows = await db.transaction(async (tx) => {
+      const updated = await tx.execute<MarkedRow & AuditedLease & { parent: string | null }>(sql`
+        with recursive roots as (
+          select id from leases
+          where ${inList(sql`state`, states)} and ${options.filter}
+          ${order} ${limit} ${lock}
+        ), tree (id, parent) as (
+          select id, null::uuid from roots
+          union
+          select c.id, c.parent_lease_id from leases c join tree t on c.parent_lease_id = t.id
+        ), target as (
+          select l.id, tree.parent from leases l join tree on tree.id = l.id
+          where ${inList(sql`l.state`, states)} and (tree.parent is null or l.id not in (select id from roots))
+          order by l.id ${lockLeases}
+        )
+        update leases l set
+          state = case when ${inList(sql`l.provider`, sef)} and l.state = 'active' then ${options.outcome} else 'revoking' end,
+          revoked_at = case when ${inList(sql`l.provider`, sef)} and l.state = 'active' then ${now.toISOString()}::timestamptz else null end,
+          revoke_reason = ${options.reason},
+          revoke_outcome = ${options.outcome},
+          next_attempt_at = ${claimUntil.toISOString()}::timestamptz,
+          updated_at = ${now.toISOString()}::timestamptz
+        from target where l.id = target.id
+        returning l.id, l.state, l.provider, l.template, l.agent, l.agent_issuer, l.on_behalf_of,
+                  l.revocation, l.revoke_outcome, target.parent`);
+      const list = [...updated];
+      await recordAudit(
+        tx,
+        list.map((r) =>
+          leaseAudit(
+            r,
+            now,
+            options.actor,
+            r.parent === null
+              ? { reason: options.reason }
+              : { reason: options.reason, delegated_from: r.parent },
+            options.requestId,
+          ),
+        ),
+      );
+      return list;
+    });
+    const marked = [...rows];
+    for (const row of marked) {
+      if (row.state !== 'revoking')
+        this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.state });
+    }
+    return marked;
+  }
+
+  /** Asks providers to revoke marked leases; confirmed ones reach their final state. */
+  async confirm(rows: readonly MarkedRow[]): Promise<void> {
+    const pending = rows.filter((r) => r.state === 'revoking');
+    for (let i = 0; i < pending.length; i += PROVIDER_CONCURRENCY) {
+      await Promise.all(pending.slice(i, i + PROVIDER_CONCURRENCY).map((row) => this.confirmOne(row)));
+    }
+  }
+
+  private async confirmOne(row: MarkedRow): Promise<void> {
+    const provider = this.deps.providers[row.provider as keyof ProviderRegistry];
+    const template = this.deps.policies.current().templates.get(row.template);
+    try {
+      if (!provider) throw new Error(`provider "${row.provider}" is not configured on this broker`);
+      await provider.revoke({
+        leaseId: row.id,
+        revocation: row.revocation ?? undefined,
+        template: template?.provider === row.provider ? template : undefined,
+      });
+    } catch (error) {
+      await this.deferRetry(row.id, error);
+      return;
+    }
+    const now = this.deps.clock.now();
+    await this.deps.db.transaction(async (tx) => {
+      const updated = await tx.execute<
+        AuditedLease & { revoke_reason: string | null; revoke_attempts: number }
+      >(sql`
+        update leases set state = revoke_outcome, revoked_at = ${now.toISOString()}::timestamptz, last_error = null,
+               next_attempt_at = null, updated_at = ${now.toISOString()}::timestamptz
+        where id = ${row.id} and state = 'revoking'
+        returning id, state, agent, agent_issuer, on_behalf_of, template, revoke_reason, revoke_attempts`);
+      await recordAudit(
+        tx,
+        [...updated].map((r) =>
+          leaseAudit(r, now, `provider:${row.provider}`, {
+            reason: r.revoke_reason,
+            attempts: r.revoke_attempts + 1,
+          }),
+        ),
+      );
+    });
+    this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.revoke_outcome });
+  }
+
+  private async deferRetry(leaseId: string, error: unknown): Promise<void> {
+    const now = this.deps.clock.now();
+    const message = error instanceof Error ? error.message : String(error);
+    this.deps.logger.warn({ leaseId, err: error }, 'revocation at the provider failed; will retry');
+    this.deps.metrics.revocationFailures.inc();
+    // Exponential backoff with full jitter, capped: a target that is down is not hammered.
+    await this.deps.db.execute(sql`
+      update leases set
+        revoke_attempts = revoke_attempts + 1,
+        next_attempt_at = ${now.toISOString()}::timestamptz + make_interval(secs =>
+          least(${MAX_BACKOFF_SECONDS}, power(2, least(revoke_attempts, 16))) * (0.5 + random() / 2)),
+        last_error = ${message.slice(0, 500)},
+        updated_at = ${now.toISOString()}::timestamptz
+      where id = ${leaseId} and state = 'revoking'`);
+  }
+
+  /**
+   * Revoke now (explicit revokes, tasks, webhooks, bulk). Returns the ids of the leases marked.
+   * `before` runs in the marking transaction (a webhook's delivery claim commits with its effect).
+   */
+  async revoke(
+    filter: RevocationFilter,
+    reason: string,
+    actor: string,
+    requestId: string | undefined,
+    before?: (tx: DbOrTx) => Promise<void>,
+  ): Promise<string[]> {
+    return (await this.revokeMatching(filter, reason, actor, requestId, before)).revoked;
+  }
+
+  /**
+   * Revokes the live leases matching `filter` and closes the open step-up requests it matches, in
+   * one transaction together with `before` (a webhook's delivery claim, a staff audit row).
+   */
+  async revokeMatching(
+    filter: RevocationFilter,
+    reason: string,
+    actor: string,
+    requestId: string | undefined,
+    before?: (tx: DbOrTx) => Promise<void>,
+  ): Promise<RevokeResult> {
+    const options: MarkOptions = {
+      filter: filterSql(filter),
+      outcome: 'revoked',
+      reason,
+      actor,
+      requestId,
+      skipLocked: false,
+      states: ['active', 'issuing'],
+    };
+    const { rows, withdrawn } = await this.deps.db.transaction(async (tx) => {
+      await before?.(tx);
+      const closed = await this.deps.stepUp.withdraw(tx, filter, reason, actor, requestId);
+      return { rows: await this.mark(options, tx), withdrawn: closed };
+    });
+    await this.confirm(rows);
+    return { revoked: rows.map((r) => r.id), withdrawn };
+  }
+
+  /** An agent revokes one of its own leases; someone else's is a 404. */
+  async revokeOwned(identity: WorkloadIdentity, leaseId: string, requestId: string): Promise<Lease> {
+    await getOwnedLease(this.deps.db, identity, leaseId);
+    await this.revoke(
+      { leaseIds: [leaseId] },
+      'revoked by the agent',
+      `agent:${identity.subject}`,
+      requestId,
+    );
+    return getOwnedLease(this.deps.db, identity, leaseId);
+  }
+
+  /** Every live lease of the agent's task; returns the lease ids revoked. */
+  completeTask(identity: WorkloadIdentity, taskId: string, requestId: string): Promise<string[]> {
+    return this.revoke(
+      { agent: identity.subject, agentIssuer: identity.issuer, taskId },
+      'task completed',
+      `agent:${identity.subject}`,
+      requestId,
+    );
+  }
+
+  /** Sweeper: claims revocations whose retry time has come and tries the provider again. */
+  async retryDue(batch: number): Promise<number> {
+    const now = this.deps.clock.now();
+    const claimUntil = new Date(now.getTime() + CLAIM_SECONDS * 1000);
+    const rows = await this.deps.db.execute<MarkedRow>(sql`
+      with due as (
+        select id from leases where state = 'revoking' and next_attempt_at <= ${now.toISOString()}::timestamptz
+        order by next_attempt_at limit ${batch} for update skip locked
+      )
+      update leases l set next_attempt_at = ${claimUntil.toISOString()}::timestamptz
+      from due where l.id = due.id
+      returning l.id, l.state, l.provider, l.template, l.revocation, l.revoke_outcome`);
+    await this.confirm([...rows]);
+    return rows.length;
+  }
+}

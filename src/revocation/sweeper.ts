@@ -1,0 +1,154 @@
+// The expiry sweep. node-cron ticks every SWEEP_INTERVAL_SECONDS; the work is claimed from
+// PostgreSQL with FOR UPDATE SKIP LOCKED, so any number of replicas share it without overlap.
+// Tests call sweep() directly with a moved clock instead of waiting for a tick.
+import { sql } from 'drizzle-orm';
+import cron, { type ScheduledTask } from 'node-cron';
+import { reportRefusedRows } from '../audit/audit-alarms.js';
+import { sealAuditLog } from '../audit/audit-log.js';
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { DELIVERY_RETENTION_SECONDS, pruneDeliveries } from '../webhooks/delivery-store.js';
+import type { Revoker } from './revoker.js';
+
+const BATCH = 1000;
+/**
+ * Audit rows sealed per transaction, and how long one sweep keeps sealing. Small batches keep each
+ * stretch of hashing on the event loop short (5,000 rows at once held requests for ~100 ms).
+ */
+const SEAL_BATCH = 500;
+const SEAL_BUDGET_MS = 2000;
+/** A lease still `issuing` after this long was abandoned mid-issue (crash, lost connection). */
+const ISSUE_GRACE_SECONDS = 120;
+
+export interface SweepReport {
+  expired: number;
+  abandoned: number;
+  retried: number;
+  sealed: number;
+  extra: Record<string, number>;
+}
+
+/** Additional periodic work (approval expiry, orphan reconciliation, key refresh). */
+export type SweepTask = (now: Date) => Promise<number>;
+
+export interface SweeperDeps {
+  database: Database;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  revoker: Revoker;
+  intervalSeconds: number;
+  /** Further periodic work, by name (approval expiry, provider reconciliation, key refresh). */
+  tasks?: Readonly<Record<string, SweepTask>>;
+  /** How long one sweep keeps sealing the audit backlog (default SEAL_BUDGET_MS). */
+  sealBudgetMs?: number;
+}
+
+export class Sweeper {
+  #task: ScheduledTask | undefined;
+  #running: Promise<SweepReport> | undefined;
+
+  constructor(private readonly deps: SweeperDeps) {}
+
+  start(): void {
+    const seconds = this.deps.intervalSeconds;
+    // node-cron's six-field form has a seconds field; longer intervals fall back to minutes.
+    const expression =
+      seconds < 60 ? `*/${seconds} * * * * *` : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
+    this.#task = cron.schedule(expression, () => {
+      void this.sweep().catch((error) => this.deps.logger.error({ err: error }, 'sweep failed'));
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#task?.stop();
+    this.#task = undefined;
+    await this.#running?.catch(() => undefined);
+  }
+
+  /** One pass. Overlapping ticks share the pass that is already running. */
+  sweep(): Promise<SweepReport> {
+    this.#running ??= this.#sweep().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #sweep(): Promise<SweepReport> {
+    const { revoker, clock, database } = this.deps;
+    const report: SweepReport = { expired: 0, abandoned: 0, retried: 0, sealed: 0, extra: {} };
+    const now = clock.now();
+    await this.recordLag(now);
+
+    for (;;) {
+      const rows = await revoker.mark({
+        filter: sql`expires_at <= ${now.toISOString()}::timestamptz`,
+        outcome: 'expired',
+        reason: 'ttl expired',
+        actor: 'sweeper',
+        requestId: undefined,
+        skipLocked: true,
+        limit: BATCH,
+        states: ['active'],
+      });
+      await revoker.confirm(rows);
+      report.expired += rows.length;
+      if (rows.length < BATCH) break;
+    }
+
+    const abandonedBefore = new Date(now.getTime() - ISSUE_GRACE_SECONDS * 1000);
+    const abandoned = await revoker.mark({
+      filter: sql`created_at <= ${abandonedBefore.toISOString()}::timestamptz`,
+      outcome: 'issue_failed',
+      reason: 'issue did not complete',
+      actor: 'sweeper',
+      requestId: undefined,
+      skipLocked: true,
+      limit: BATCH,
+      states: ['issuing'],
+    });
+    await revoker.confirm(abandoned);
+    report.abandoned = abandoned.length;
+
+    report.retried = await revoker.retryDue(BATCH);
+    for (const [name, task] of Object.entries(this.deps.tasks ?? {})) {
+      try {
+        report.extra[name] = await task(now);
+      } catch (error) {
+        this.deps.logger.warn({ err: error, task: name }, 'sweep task failed');
+      }
+    }
+    await pruneDeliveries(database.db, new Date(now.getTime() - DELIVERY_RETENTION_SECONDS * 1000));
+    report.sealed = await this.seal();
+    if (report.expired + report.abandoned + report.retried > 0) this.deps.logger.info({ ...report }, 'sweep');
+    return report;
+  }
+
+  /**
+   * Seals batch after batch until the backlog is gone: at a few thousand decisions a second, one
+   * batch per tick would fall further behind every tick. Bounded in time so a huge backlog (after
+   * an outage) cannot hold the sweep; the next tick continues.
+   */
+  private async seal(): Promise<number> {
+    const deadline = performance.now() + (this.deps.sealBudgetMs ?? SEAL_BUDGET_MS);
+    let sealed = 0;
+    for (;;) {
+      const n = await sealAuditLog(this.deps.database.sql, {
+        batchSize: SEAL_BATCH,
+        onRefused: reportRefusedRows(this.deps.logger, this.deps.metrics),
+      });
+      sealed += n;
+      if (n < SEAL_BATCH || performance.now() >= deadline) return sealed;
+    }
+  }
+
+  private async recordLag(now: Date): Promise<void> {
+    const [row] = await this.deps.database.db.execute<{ oldest: Date | string | null }>(
+      sql`select min(expires_at) as oldest from leases where state = 'active' and expires_at <= ${now.toISOString()}::timestamptz`,
+    );
+    const oldest = row?.oldest ? new Date(row.oldest) : undefined;
+    this.deps.metrics.sweeperLag.set(oldest ? (now.getTime() - oldest.getTime()) / 1000 : 0);
+  }
+}
