@@ -125,6 +125,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     metrics,
     revoker,
     intervalSeconds: deps.config.sweepIntervalSeconds,
+    retention: {
+      leaseSeconds: deps.config.leaseRetentionDays * 86_400,
+      deliverySeconds: deps.config.webhookDeliveryRetentionSeconds,
+    },
     tasks,
   });
   const verifiers = createVerifiers(policies, clock, logger);

@@ -42,6 +42,9 @@ const envSchema = z.object({
     .optional(),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SWEEP_INTERVAL_SECONDS: integerString(1, 3600, 5),
+  LEASE_RETENTION_DAYS: integerString(1, 36_500, 30),
+  // Never under twice the signature window (300 s): an id must outlive every replay of it.
+  WEBHOOK_DELIVERY_RETENTION_SECONDS: integerString(600, 604_800, 600),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   STAFF_CLIENT_SECRET: nonEmpty.optional(),
   APPROVAL_WEBHOOK_URL: httpUrl.optional(),
@@ -64,6 +67,10 @@ export interface Config {
   masterKey: Buffer | undefined;
   webhookSecret: string | undefined;
   sweepIntervalSeconds: number;
+  /** Finished leases (revoked, expired, denied, issue_failed) are deleted this long after they ended. */
+  leaseRetentionDays: number;
+  /** Accepted webhook delivery ids are kept this long (replay protection). */
+  webhookDeliveryRetentionSeconds: number;
   logLevel: (typeof LOG_LEVELS)[number];
   staffClientSecret: string | undefined;
   approvalWebhookUrl: string | undefined;
@@ -117,6 +124,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     masterKey: e.BROKER_MASTER_KEY === undefined ? undefined : decodeMasterKey(e.BROKER_MASTER_KEY),
     webhookSecret: e.WEBHOOK_SECRET,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    leaseRetentionDays: e.LEASE_RETENTION_DAYS,
+    webhookDeliveryRetentionSeconds: e.WEBHOOK_DELIVERY_RETENTION_SECONDS,
     logLevel: e.LOG_LEVEL,
     staffClientSecret: e.STAFF_CLIENT_SECRET,
     approvalWebhookUrl: e.APPROVAL_WEBHOOK_URL,

@@ -6,9 +6,10 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { sealAuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
+import { pruneFinishedLeases } from '../leases/retention.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { DELIVERY_RETENTION_SECONDS, pruneDeliveries } from '../webhooks/delivery-store.js';
+import { pruneDeliveries } from '../webhooks/delivery-store.js';
 import type { Revoker } from './revoker.js';
 
 const BATCH = 1000;
@@ -18,6 +19,8 @@ const BATCH = 1000;
  */
 const SEAL_BATCH = 500;
 const SEAL_BUDGET_MS = 2000;
+/** Retention deletes at most this many batches of each kind per sweep; the next tick continues. */
+const PRUNE_BATCHES = 10;
 /** A lease still `issuing` after this long was abandoned mid-issue (crash, lost connection). */
 const ISSUE_GRACE_SECONDS = 120;
 
@@ -26,6 +29,8 @@ export interface SweepReport {
   abandoned: number;
   retried: number;
   sealed: number;
+  /** Rows deleted by retention: finished leases and old webhook delivery ids. */
+  pruned: { leases: number; deliveries: number };
   extra: Record<string, number>;
 }
 
@@ -39,6 +44,8 @@ export interface SweeperDeps {
   metrics: Metrics;
   revoker: Revoker;
   intervalSeconds: number;
+  /** How long finished leases and accepted webhook delivery ids are kept. */
+  retention: { leaseSeconds: number; deliverySeconds: number };
   /** Further periodic work, by name (approval expiry, provider reconciliation, key refresh). */
   tasks?: Readonly<Record<string, SweepTask>>;
 }
@@ -75,7 +82,14 @@ export class Sweeper {
 
   async #sweep(): Promise<SweepReport> {
     const { revoker, clock, database } = this.deps;
-    const report: SweepReport = { expired: 0, abandoned: 0, retried: 0, sealed: 0, extra: {} };
+    const report: SweepReport = {
+      expired: 0,
+      abandoned: 0,
+      retried: 0,
+      sealed: 0,
+      pruned: { leases: 0, deliveries: 0 },
+      extra: {},
+    };
     const now = clock.now();
     await this.recordLag(now);
 
@@ -117,10 +131,31 @@ export class Sweeper {
         this.deps.logger.warn({ err: error, task: name }, 'sweep task failed');
       }
     }
-    await pruneDeliveries(database.db, new Date(now.getTime() - DELIVERY_RETENTION_SECONDS * 1000));
+    report.pruned = await this.prune(now);
     report.sealed = await this.seal();
-    if (report.expired + report.abandoned + report.retried > 0) this.deps.logger.info({ ...report }, 'sweep');
+    const pruned = report.pruned.leases + report.pruned.deliveries;
+    if (report.expired + report.abandoned + report.retried + pruned > 0)
+      this.deps.logger.info({ ...report }, 'sweep');
     return report;
+  }
+
+  private async prune(now: Date): Promise<SweepReport['pruned']> {
+    const { db } = this.deps.database;
+    const { leaseSeconds, deliverySeconds } = this.deps.retention;
+    const leasesBefore = new Date(now.getTime() - leaseSeconds * 1000);
+    const deliveriesBefore = new Date(now.getTime() - deliverySeconds * 1000);
+    const pruned = { leases: 0, deliveries: 0 };
+    for (let i = 0; i < PRUNE_BATCHES; i++) {
+      const n = await pruneFinishedLeases(db, leasesBefore, BATCH);
+      pruned.leases += n;
+      if (n < BATCH) break;
+    }
+    for (let i = 0; i < PRUNE_BATCHES; i++) {
+      const n = await pruneDeliveries(db, deliveriesBefore, BATCH);
+      pruned.deliveries += n;
+      if (n < BATCH) break;
+    }
+    return pruned;
   }
 
   /**

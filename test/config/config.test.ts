@@ -35,9 +35,21 @@ describe('loadConfig refuses each invalid value with one line naming the variabl
     ['DATA_DIR', '', 'DATA_DIR: must not be empty'],
     ['BROKER_ISSUER', 'broker', 'BROKER_ISSUER: must be an absolute http:// or https:// URL'],
     ['BROKER_ISSUER', 'javascript:alert(1)', 'BROKER_ISSUER: must be an absolute http:// or https:// URL'],
-    ['BROKER_MASTER_KEY', 'too-short', 'BROKER_MASTER_KEY: must be 32 bytes, base64 or hex encoded (generate with: openssl rand -base64 32)'],
-    ['BROKER_MASTER_KEY', 'ab'.repeat(31), 'BROKER_MASTER_KEY: must be 32 bytes, base64 or hex encoded (generate with: openssl rand -base64 32)'],
-    ['BROKER_MASTER_KEY', Buffer.alloc(31).toString('base64'), 'BROKER_MASTER_KEY: must be 32 bytes, base64 or hex encoded (generate with: openssl rand -base64 32)'],
+    [
+      'BROKER_MASTER_KEY',
+      'too-short',
+      'BROKER_MASTER_KEY: must be 32 bytes, base64 or hex encoded (generate with: openssl rand -base64 32)',
+    ],
+    [
+      'BROKER_MASTER_KEY',
+      'ab'.repeat(31),
+      'BROKER_MASTER_KEY: must be 32 bytes, base64 or hex encoded (generate with: openssl rand -base64 32)',
+    ],
+    [
+      'BROKER_MASTER_KEY',
+      Buffer.alloc(31).toString('base64'),
+      'BROKER_MASTER_KEY: must be 32 bytes, base64 or hex encoded (generate with: openssl rand -base64 32)',
+    ],
     ['WEBHOOK_SECRET', 'short', 'WEBHOOK_SECRET: must be at least 16 characters'],
     ['WEBHOOK_SECRET', '', 'WEBHOOK_SECRET: must be at least 16 characters'],
     ['SWEEP_INTERVAL_SECONDS', '0', 'SWEEP_INTERVAL_SECONDS: must be an integer from 1 to 3600'],
@@ -47,9 +59,21 @@ describe('loadConfig refuses each invalid value with one line naming the variabl
     ['LOG_LEVEL', 'verbose', 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
     ['LOG_LEVEL', '', 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
     ['STAFF_CLIENT_SECRET', '', 'STAFF_CLIENT_SECRET: must not be empty'],
-    ['APPROVAL_WEBHOOK_URL', 'hooks.example.com/approvals', 'APPROVAL_WEBHOOK_URL: must be an absolute http:// or https:// URL'],
-    ['APPROVAL_WEBHOOK_URL', 'ftp://hooks.example.com/', 'APPROVAL_WEBHOOK_URL: must be an absolute http:// or https:// URL'],
-    ['AWS_ENDPOINT_URL_STS', 'localstack:4566', 'AWS_ENDPOINT_URL_STS: must be an absolute http:// or https:// URL'],
+    [
+      'APPROVAL_WEBHOOK_URL',
+      'hooks.example.com/approvals',
+      'APPROVAL_WEBHOOK_URL: must be an absolute http:// or https:// URL',
+    ],
+    [
+      'APPROVAL_WEBHOOK_URL',
+      'ftp://hooks.example.com/',
+      'APPROVAL_WEBHOOK_URL: must be an absolute http:// or https:// URL',
+    ],
+    [
+      'AWS_ENDPOINT_URL_STS',
+      'localstack:4566',
+      'AWS_ENDPOINT_URL_STS: must be an absolute http:// or https:// URL',
+    ],
     ['PUBLIC_URL', '/broker', 'PUBLIC_URL: must be an absolute http:// or https:// URL'],
     ['TARGET_ORDERS_URL', 'https://orders.internal', 'TARGET_ORDERS_URL: must be a postgres:// URL'],
     ['TARGET_ORDERS_URL', 'orders', 'TARGET_ORDERS_URL: must be a postgres:// URL'],
@@ -103,12 +127,22 @@ describe('loadConfig accepts valid values', () => {
       masterKey: undefined,
       webhookSecret: undefined,
       sweepIntervalSeconds: 5,
+      leaseRetentionDays: 30,
+      webhookDeliveryRetentionSeconds: 600,
       logLevel: 'info',
       staffClientSecret: undefined,
       approvalWebhookUrl: undefined,
       awsEndpointUrlSts: undefined,
       targetUrls: {},
     });
+  });
+
+  test('retention ages: finished leases kept 30 days, delivery ids never less than twice the signature window', () => {
+    expect(loadConfig({ LEASE_RETENTION_DAYS: '7' }).leaseRetentionDays).toBe(7);
+    expect(() => loadConfig({ LEASE_RETENTION_DAYS: '0' })).toThrow(/LEASE_RETENTION_DAYS/);
+    expect(() => loadConfig({ WEBHOOK_DELIVERY_RETENTION_SECONDS: '599' })).toThrow(
+      /WEBHOOK_DELIVERY_RETENTION_SECONDS/,
+    );
   });
 
   test('every variable set to a valid value', () => {
@@ -155,10 +189,15 @@ describe('loadConfig accepts valid values', () => {
   });
 
   test('the issuer defaults to the public URL', () => {
-    expect(loadConfig({ PUBLIC_URL: 'https://jit.example.com' }).brokerIssuer).toBe('https://jit.example.com');
+    expect(loadConfig({ PUBLIC_URL: 'https://jit.example.com' }).brokerIssuer).toBe(
+      'https://jit.example.com',
+    );
   });
 
   test('variables that only look like targets are ignored, not misread', () => {
-    expect(loadConfig({ TARGET__URL: 'postgres://x/y', target_orders_url: 'nope', TARGET_ORDERS_URI: 'nope' }).targetUrls).toEqual({});
+    expect(
+      loadConfig({ TARGET__URL: 'postgres://x/y', target_orders_url: 'nope', TARGET_ORDERS_URI: 'nope' })
+        .targetUrls,
+    ).toEqual({});
   });
 });

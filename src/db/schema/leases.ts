@@ -1,7 +1,17 @@
 // A lease is one credential's whole life. The row is written before any provider is called and
 // keeps only what revocation needs (`revocation`), never the secret itself.
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 export const LEASE_STATES = [
   'pending_approval',
@@ -14,6 +24,14 @@ export const LEASE_STATES = [
   'issue_failed',
 ] as const;
 export type LeaseState = (typeof LEASE_STATES)[number];
+
+/** Final states: nothing exists at a provider any more, and retention may delete the row. */
+export const FINISHED_STATES = [
+  'revoked',
+  'expired',
+  'denied',
+  'issue_failed',
+] as const satisfies readonly LeaseState[];
 
 /** The state a revocation ends in: `issue_failed` is a half-issued lease cleaned up by the sweeper. */
 export type RevokeOutcome = 'revoked' | 'expired' | 'issue_failed';
@@ -83,6 +101,10 @@ export const leases = pgTable(
     // The sweeper's two queues: live leases past expiry, and revocations waiting for a retry.
     index('leases_due_idx').on(t.expiresAt).where(sql`${t.state} in ('active','issuing')`),
     index('leases_revoking_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'revoking'`),
+    // Retention's queue: finished leases, oldest first.
+    index('leases_finished_idx')
+      .on(t.updatedAt)
+      .where(sql`${t.state} in ('revoked','expired','denied','issue_failed')`),
   ],
 );
 
