@@ -24,6 +24,7 @@ import { problems } from './problem.js';
 import type { KeyStore } from './providers/jwt/key-store.js';
 import type { PostgresProvider } from './providers/postgres/postgres-provider.js';
 import type { ProviderRegistry } from './providers/types.js';
+import { createRevokeFailedNotifier } from './revocation/revoke-failed-notifier.js';
 import { Revoker } from './revocation/revoker.js';
 import { Sweeper, type SweepTask } from './revocation/sweeper.js';
 import { createApprovalNotifier } from './step-up/notifier.js';
@@ -78,15 +79,17 @@ export function createVerifiers(policies: PolicyStore, clock: Clock, logger: Log
 
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const { database, clock, logger, policies, providers } = deps;
+  const countLeases = async (state: string) => {
+    const [row] = await database.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from leases where state = ${state}`,
+    );
+    return row?.n ?? 0;
+  };
   const metrics =
     deps.metrics ??
     createMetrics({
-      activeLeases: async () => {
-        const [row] = await database.db.execute<{ n: number }>(
-          sql`select count(*)::int as n from leases where state = 'active'`,
-        );
-        return row?.n ?? 0;
-      },
+      activeLeases: () => countLeases('active'),
+      revokeFailedLeases: () => countLeases('revoke_failed'),
     });
   const notifier = deps.config.approvalWebhookUrl
     ? createApprovalNotifier({
@@ -97,8 +100,28 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         logger,
       })
     : undefined;
+  const failureNotifier = deps.config.approvalWebhookUrl
+    ? createRevokeFailedNotifier({
+        url: deps.config.approvalWebhookUrl,
+        // createApprovalNotifier above has refused a URL without a secret.
+        secret: deps.config.webhookSecret!,
+        publicUrl: deps.config.publicUrl,
+        clock,
+        logger,
+      })
+    : undefined;
   const stepUp = new StepUpRequests({ database, clock, logger, notifier });
-  const revoker = new Revoker({ db: database.db, clock, logger, providers, policies, metrics, stepUp });
+  const revoker = new Revoker({
+    db: database.db,
+    clock,
+    logger,
+    providers,
+    policies,
+    metrics,
+    stepUp,
+    maxAttempts: deps.config.revokeMaxAttempts,
+    failureNotifier,
+  });
   const issuance = new Issuance({ database, clock, logger, metrics, policies, providers, stepUp });
   const approvals = new Approvals({ database, clock, logger, metrics, policies, issuance, stepUp });
   const tasks: Record<string, SweepTask> = {

@@ -42,6 +42,7 @@ const envSchema = z.object({
     .optional(),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   SWEEP_INTERVAL_SECONDS: integerString(1, 3600, 5),
+  REVOKE_MAX_ATTEMPTS: integerString(1, 1000, 10),
   LEASE_RETENTION_DAYS: integerString(1, 36_500, 30),
   // Never under twice the signature window (300 s): an id must outlive every replay of it.
   WEBHOOK_DELIVERY_RETENTION_SECONDS: integerString(600, 604_800, 600),
@@ -67,6 +68,8 @@ export interface Config {
   masterKey: Buffer | undefined;
   webhookSecret: string | undefined;
   sweepIntervalSeconds: number;
+  /** Failed provider revocations after which a lease is `revoke_failed` (and reported). */
+  revokeMaxAttempts: number;
   /** Finished leases (revoked, expired, denied, issue_failed) are deleted this long after they ended. */
   leaseRetentionDays: number;
   /** Accepted webhook delivery ids are kept this long (replay protection). */
@@ -124,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     masterKey: e.BROKER_MASTER_KEY === undefined ? undefined : decodeMasterKey(e.BROKER_MASTER_KEY),
     webhookSecret: e.WEBHOOK_SECRET,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    revokeMaxAttempts: e.REVOKE_MAX_ATTEMPTS,
     leaseRetentionDays: e.LEASE_RETENTION_DAYS,
     webhookDeliveryRetentionSeconds: e.WEBHOOK_DELIVERY_RETENTION_SECONDS,
     logLevel: e.LOG_LEVEL,

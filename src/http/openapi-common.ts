@@ -19,7 +19,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed request or failed validation',
   401: 'Missing or invalid bearer token / webhook signature',
   403: 'Denied by policy (names the deciding policies and reasons)',
-  404: 'No such resource (or not the caller\'s)',
+  404: "No such resource (or not the caller's)",
   409: 'The resource is not in a state that allows this',
   413: 'Request body over 64 KiB',
   415: 'Body sent with a Content-Type the route does not read',
@@ -52,7 +52,17 @@ export const LeaseIdParam = z.object({ id: z.string().max(128).meta({ descriptio
 export const LeaseSchema = z
   .object({
     lease_id: z.string(),
-    state: z.enum(['pending_approval', 'issuing', 'active', 'revoking', 'revoked', 'expired', 'denied', 'issue_failed']),
+    state: z.enum([
+      'pending_approval',
+      'issuing',
+      'active',
+      'revoking',
+      'revoke_failed',
+      'revoked',
+      'expired',
+      'denied',
+      'issue_failed',
+    ]),
     template: z.string(),
     task_id: z.string(),
     agent: z.string(),
@@ -88,7 +98,12 @@ export const CredentialSchema = z
   .meta({ id: 'Credential' });
 
 export const IssuedSchema = z
-  .object({ lease_id: z.string(), template: z.string(), expires_at: z.string(), credential: CredentialSchema })
+  .object({
+    lease_id: z.string(),
+    template: z.string(),
+    expires_at: z.string(),
+    credential: CredentialSchema,
+  })
   .meta({ id: 'IssuedCredential' });
 
 export const PendingSchema = z

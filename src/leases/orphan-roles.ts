@@ -18,7 +18,7 @@ export async function reconcileOrphanRoles(
     const leaseIds = await provider.listBrokerRoles(target);
     if (leaseIds.length === 0) continue;
     const rows = await db.execute<{ id: string }>(
-      sql`select id from leases where id in ${leaseIds} and state not in ('issuing', 'active', 'revoking', 'pending_approval')`,
+      sql`select id from leases where id in ${leaseIds} and state not in ('issuing', 'active', 'revoking', 'revoke_failed', 'pending_approval')`,
     );
     for (const { id } of rows) {
       try {

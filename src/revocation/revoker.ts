@@ -14,10 +14,13 @@ import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { ProviderRegistry } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';
+import type { RevokeFailedNotifier } from './revoke-failed-notifier.js';
 
 /** While one replica calls the provider, the lease is hidden from the others this long. */
 const CLAIM_SECONDS = 60;
 const MAX_BACKOFF_SECONDS = 300;
+/** A `revoke_failed` lease is still retried, this often: the target may come back. */
+const FAILED_RETRY_SECONDS = 900;
 const PROVIDER_CONCURRENCY = 8;
 
 export interface RevocationFilter {
@@ -49,6 +52,16 @@ interface MarkedRow extends Record<string, unknown> {
   revoke_outcome: RevokeOutcome;
 }
 
+interface FailedRow extends Record<string, unknown> {
+  id: string;
+  provider: string;
+  agent: string;
+  agent_issuer: string;
+  template: string;
+  revoke_attempts: number;
+  last_error: string | null;
+}
+
 export interface RevocationDeps {
   db: Db;
   clock: Clock;
@@ -61,7 +74,14 @@ export interface RevocationDeps {
    * so that a cut-off agent cannot later collect a credential it asked for before.
    */
   stepUp: Pick<StepUpRequests, 'withdraw'>;
+  /** Failed provider attempts after which a lease is `revoke_failed` (REVOKE_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** Tells operators (APPROVAL_WEBHOOK_URL) when a lease becomes `revoke_failed`. */
+  failureNotifier?: RevokeFailedNotifier;
 }
+
+/** A revocation still to be confirmed at the provider: first tries, and ones that kept failing. */
+const UNCONFIRMED = new Set(['revoking', 'revoke_failed']);
 
 /** `column in (...)`; drizzle expands an array into a parenthesised list, and `in ()` is invalid. */
 function inList(column: SQL, values: readonly string[]): SQL {
@@ -140,7 +160,7 @@ export class Revoker {
 
   /** Asks providers to revoke marked leases; confirmed ones reach their final state. */
   async confirm(rows: readonly MarkedRow[]): Promise<void> {
-    const pending = rows.filter((r) => r.state === 'revoking');
+    const pending = rows.filter((r) => UNCONFIRMED.has(r.state));
     for (let i = 0; i < pending.length; i += PROVIDER_CONCURRENCY) {
       await Promise.all(pending.slice(i, i + PROVIDER_CONCURRENCY).map((row) => this.confirmOne(row)));
     }
@@ -165,7 +185,7 @@ export class Revoker {
       with upd as (
         update leases set state = revoke_outcome, revoked_at = ${now.toISOString()}::timestamptz, last_error = null,
                next_attempt_at = null, updated_at = ${now.toISOString()}::timestamptz
-        where id = ${row.id} and state = 'revoking'
+        where id = ${row.id} and state in ('revoking', 'revoke_failed')
         returning id, state, agent, agent_issuer, on_behalf_of, template, revoke_reason, revoke_attempts
       )
       insert into audit_events (at, event, agent, agent_issuer, on_behalf_of, actor, lease_id, template, detail)
@@ -177,18 +197,58 @@ export class Revoker {
 
   private async deferRetry(leaseId: string, error: unknown): Promise<void> {
     const now = this.deps.clock.now();
+    const at = now.toISOString();
     const message = error instanceof Error ? error.message : String(error);
     this.deps.logger.warn({ leaseId, err: error }, 'revocation at the provider failed; will retry');
     this.deps.metrics.revocationFailures.inc();
-    // Exponential backoff with full jitter, capped: a target that is down is not hammered.
-    await this.deps.db.execute(sql`
-      update leases set
-        revoke_attempts = revoke_attempts + 1,
-        next_attempt_at = ${now.toISOString()}::timestamptz + make_interval(secs =>
-          least(${MAX_BACKOFF_SECONDS}, power(2, least(revoke_attempts, 16))) * (0.5 + random() / 2)),
-        last_error = ${message.slice(0, 500)},
-        updated_at = ${now.toISOString()}::timestamptz
-      where id = ${leaseId} and state = 'revoking'`);
+    const max = this.deps.maxAttempts;
+    // Exponential backoff with full jitter, capped: a target that is down is not hammered. After
+    // `max` failures the lease is `revoke_failed` (audited once, here) and retried slowly.
+    const [failed] = await this.deps.db.execute<FailedRow>(sql`
+      with prev as (select state as was from leases where id = ${leaseId}),
+      upd as (
+        update leases set
+          revoke_attempts = revoke_attempts + 1,
+          state = case when revoke_attempts + 1 >= ${max} then 'revoke_failed' else state end,
+          next_attempt_at = ${at}::timestamptz + case
+            when revoke_attempts + 1 >= ${max} then make_interval(secs => ${FAILED_RETRY_SECONDS})
+            else make_interval(secs =>
+              least(${MAX_BACKOFF_SECONDS}, power(2, least(revoke_attempts, 16))) * (0.5 + random() / 2)) end,
+          last_error = ${message.slice(0, 500)},
+          updated_at = ${at}::timestamptz
+        where id = ${leaseId} and state in ('revoking', 'revoke_failed')
+        returning id, state, provider, agent, agent_issuer, on_behalf_of, template, revoke_reason,
+                  revoke_attempts, last_error
+      ), became as (
+        select upd.* from upd, prev where prev.was = 'revoking' and upd.state = 'revoke_failed'
+      ), aud as (
+        insert into audit_events (at, event, agent, agent_issuer, on_behalf_of, actor, lease_id, template, detail)
+        select ${at}::timestamptz, 'lease.revoke_failed', agent, agent_issuer, on_behalf_of, 'provider:' || provider,
+               id, template, jsonb_build_object('reason', revoke_reason, 'attempts', revoke_attempts, 'error', last_error)
+        from became
+      )
+      select id, provider, agent, agent_issuer, template, revoke_attempts, last_error from became`);
+    if (!failed) return;
+    this.deps.logger.error(
+      {
+        leaseId,
+        agent: failed.agent,
+        template: failed.template,
+        provider: failed.provider,
+        attempts: failed.revoke_attempts,
+        err: error,
+      },
+      `revocation failed ${failed.revoke_attempts} times: the lease is revoke_failed; retrying every ${FAILED_RETRY_SECONDS} s`,
+    );
+    this.deps.failureNotifier?.notify({
+      lease_id: failed.id,
+      agent: failed.agent,
+      agent_issuer: failed.agent_issuer,
+      template: failed.template,
+      provider: failed.provider,
+      attempts: failed.revoke_attempts,
+      last_error: failed.last_error,
+    });
   }
 
   /**
@@ -262,7 +322,8 @@ export class Revoker {
     const claimUntil = new Date(now.getTime() + CLAIM_SECONDS * 1000);
     const rows = await this.deps.db.execute<MarkedRow>(sql`
       with due as (
-        select id from leases where state = 'revoking' and next_attempt_at <= ${now.toISOString()}::timestamptz
+        select id from leases
+        where state in ('revoking', 'revoke_failed') and next_attempt_at <= ${now.toISOString()}::timestamptz
         order by next_attempt_at limit ${batch} for update skip locked
       )
       update leases l set next_attempt_at = ${claimUntil.toISOString()}::timestamptz

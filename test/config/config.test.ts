@@ -127,6 +127,7 @@ describe('loadConfig accepts valid values', () => {
       masterKey: undefined,
       webhookSecret: undefined,
       sweepIntervalSeconds: 5,
+      revokeMaxAttempts: 10,
       leaseRetentionDays: 30,
       webhookDeliveryRetentionSeconds: 600,
       logLevel: 'info',

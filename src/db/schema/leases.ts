@@ -18,6 +18,8 @@ export const LEASE_STATES = [
   'issuing',
   'active',
   'revoking',
+  /** Revocation failed REVOKE_MAX_ATTEMPTS times: still retried, slowly, and reported loudly. */
+  'revoke_failed',
   'revoked',
   'expired',
   'denied',
@@ -37,7 +39,12 @@ export const FINISHED_STATES = [
 export type RevokeOutcome = 'revoked' | 'expired' | 'issue_failed';
 
 /** States in which a credential may exist at a provider and must still be cleaned up. */
-export const LIVE_STATES = ['issuing', 'active', 'revoking'] as const satisfies readonly LeaseState[];
+export const LIVE_STATES = [
+  'issuing',
+  'active',
+  'revoking',
+  'revoke_failed',
+] as const satisfies readonly LeaseState[];
 
 export interface LeaseIntent {
   taskId: string;
@@ -90,7 +97,7 @@ export const leases = pgTable(
   (t) => [
     check(
       'leases_state_check',
-      sql`${t.state} in ('pending_approval','issuing','active','revoking','revoked','expired','denied','issue_failed')`,
+      sql`${t.state} in ('pending_approval','issuing','active','revoking','revoke_failed','revoked','expired','denied','issue_failed')`,
     ),
     uniqueIndex('leases_idempotency_idx')
       .on(t.agentIssuer, t.agent, t.idempotencyKey)
@@ -100,7 +107,7 @@ export const leases = pgTable(
     index('leases_template_idx').on(t.template),
     // The sweeper's two queues: live leases past expiry, and revocations waiting for a retry.
     index('leases_due_idx').on(t.expiresAt).where(sql`${t.state} in ('active','issuing')`),
-    index('leases_revoking_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'revoking'`),
+    index('leases_revoking_idx').on(t.nextAttemptAt).where(sql`${t.state} in ('revoking','revoke_failed')`),
     // Retention's queue: finished leases, oldest first.
     index('leases_finished_idx')
       .on(t.updatedAt)
