@@ -6,6 +6,7 @@ import { Approvals } from './approvals/approval-service.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { deriveConsoleSessionKey } from './console/session-key.js';
+import { BrokerInstance } from './db/broker-instance.js';
 import type { Database } from './db/client.js';
 import { readMigrations } from './db/migrate.js';
 import { type AppDeps, createApp } from './http/app.js';
@@ -30,9 +31,6 @@ import { Sweeper, type SweepTask } from './revocation/sweeper.js';
 import { createApprovalNotifier } from './step-up/notifier.js';
 import { StepUpRequests } from './step-up/step-up-requests.js';
 
-/** Orphaned roles are rare (a crash mid-issue): looking for them once a minute is plenty. */
-const ORPHAN_SWEEP_SECONDS = 60;
-
 export interface BrokerDeps {
   config: Config;
   database: Database;
@@ -49,6 +47,8 @@ export interface Broker {
   issuance: Issuance;
   revoker: Revoker;
   sweeper: Sweeper;
+  /** This process's liveness lock: release it on shutdown, before closing the database. */
+  instance: BrokerInstance;
   metrics: Metrics;
   verifiers: Verifiers;
   stepUp: StepUpRequests;
@@ -110,6 +110,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         logger,
       })
     : undefined;
+  const instance = await BrokerInstance.register(database, logger);
   const stepUp = new StepUpRequests({ database, clock, logger, notifier });
   const revoker = new Revoker({
     db: database.db,
@@ -120,9 +121,19 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     metrics,
     stepUp,
     maxAttempts: deps.config.revokeMaxAttempts,
+    instanceKey: instance.key,
     failureNotifier,
   });
-  const issuance = new Issuance({ database, clock, logger, metrics, policies, providers, stepUp });
+  const issuance = new Issuance({
+    database,
+    clock,
+    logger,
+    metrics,
+    policies,
+    providers,
+    stepUp,
+    instanceKey: instance.key,
+  });
   const approvals = new Approvals({ database, clock, logger, metrics, policies, issuance, stepUp });
   const tasks: Record<string, SweepTask> = {
     'signing-keys': async () => {
@@ -134,12 +145,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const postgres = providers.postgres as PostgresProvider | undefined;
   const targets = Object.keys(deps.config.targetUrls);
   if (postgres && targets.length > 0) {
-    let lastRun = Number.NEGATIVE_INFINITY;
-    tasks['postgres-orphans'] = async (now) => {
-      if (now.getTime() - lastRun < ORPHAN_SWEEP_SECONDS * 1000) return 0;
-      lastRun = now.getTime();
-      return reconcileOrphanRoles(database.db, postgres, targets, logger);
-    };
+    // Every tick (one catalogue query per target): no role may outlive its lease by more than
+    // a sweep interval, even when a crash came between the provider's work and the lease update.
+    tasks['postgres-orphans'] = () => reconcileOrphanRoles(database.db, postgres, targets, logger);
   }
   const sweeper = new Sweeper({
     database,
@@ -147,6 +155,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     logger,
     metrics,
     revoker,
+    instance,
     intervalSeconds: deps.config.sweepIntervalSeconds,
     retention: {
       leaseSeconds: deps.config.leaseRetentionDays * 86_400,
@@ -172,5 +181,5 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     consoleSessionKey: deriveConsoleSessionKey(deps.config.masterKey, logger),
   };
   const app = createApp({ ...appDeps, extensions: apiExtensions(appDeps) });
-  return { app, issuance, revoker, sweeper, metrics, verifiers, stepUp, approvals };
+  return { app, issuance, revoker, sweeper, instance, metrics, verifiers, stepUp, approvals };
 }

@@ -128,6 +128,7 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'stopping');
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await broker.sweeper.stop();
+    await broker.instance.release();
     await postgresProvider.close();
     stsProvider.close();
     await database.close();

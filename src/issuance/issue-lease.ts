@@ -16,6 +16,8 @@ export interface IssueDeps {
   database: Database;
   clock: Clock;
   logger: Logger;
+  /** Claims the `issuing` row for this process, so a crash is cleaned up by a live replica at once. */
+  instanceKey: number;
 }
 
 export interface IssueParams {
@@ -129,7 +131,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     await db.transaction(async (tx) => {
       const [moved] = await tx
         .update(leases)
-        .set({ state: 'issuing', expiresAt, maxExpiresAt, updatedAt: issuedAt })
+        .set({ state: 'issuing', expiresAt, maxExpiresAt, updatedAt: issuedAt, claimedBy: deps.instanceKey })
         .where(and(eq(leases.id, leaseId), eq(leases.state, 'pending_approval')))
         .returning({ id: leases.id });
       if (!moved) throw NO_LONGER_PENDING(leaseId);
@@ -138,7 +140,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
   } else {
     await insertLeaseWithAudit(
       deps.database.sql,
-      completeLease({ ...row, state: 'issuing', expiresAt, maxExpiresAt }),
+      completeLease({ ...row, state: 'issuing', expiresAt, maxExpiresAt, claimedBy: deps.instanceKey }),
       [decisionAudit],
     );
   }
@@ -165,7 +167,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     if (written?.state !== 'issuing') return written;
     const [active] = await tx
       .update(leases)
-      .set({ state: 'active', issuedAt })
+      .set({ state: 'active', issuedAt, claimedBy: null })
       .where(eq(leases.id, leaseId))
       .returning();
     await recordAudit(tx, issuedAudit(row, provider, expiresAt, now, requestId));
@@ -200,7 +202,7 @@ async function markIssueFailed(
   await deps.database.db.transaction(async (tx) => {
     const [failed] = await tx
       .update(leases)
-      .set({ state: 'issue_failed', lastError: summary, updatedAt: now })
+      .set({ state: 'issue_failed', lastError: summary, updatedAt: now, claimedBy: null })
       .where(and(eq(leases.id, lease.id), eq(leases.state, 'issuing')))
       .returning({ id: leases.id });
     if (!failed) return;

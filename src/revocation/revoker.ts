@@ -5,6 +5,7 @@
 // sweeper. Leases of side-effect-free providers (JWT) have nothing to undo and are finalised at once.
 import { type SQL, sql } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
+import { claimedByDeadInstance } from '../db/broker-instance.js';
 import type { Db, DbOrTx } from '../db/client.js';
 import type { Lease, RevokeOutcome } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
@@ -15,12 +16,10 @@ import type { PolicyStore } from '../policy/policy-store.js';
 import type { ProviderRegistry } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';
 import type { RevokeFailedNotifier } from './revoke-failed-notifier.js';
+import { deferRetry } from './revoke-retry.js';
 
 /** While one replica calls the provider, the lease is hidden from the others this long. */
 const CLAIM_SECONDS = 60;
-const MAX_BACKOFF_SECONDS = 300;
-/** A `revoke_failed` lease is still retried, this often: the target may come back. */
-const FAILED_RETRY_SECONDS = 900;
 const PROVIDER_CONCURRENCY = 8;
 
 export interface RevocationFilter {
@@ -52,16 +51,6 @@ interface MarkedRow extends Record<string, unknown> {
   revoke_outcome: RevokeOutcome;
 }
 
-interface FailedRow extends Record<string, unknown> {
-  id: string;
-  provider: string;
-  agent: string;
-  agent_issuer: string;
-  template: string;
-  revoke_attempts: number;
-  last_error: string | null;
-}
-
 export interface RevocationDeps {
   db: Db;
   clock: Clock;
@@ -76,6 +65,8 @@ export interface RevocationDeps {
   stepUp: Pick<StepUpRequests, 'withdraw'>;
   /** Failed provider attempts after which a lease is `revoke_failed` (REVOKE_MAX_ATTEMPTS). */
   maxAttempts: number;
+  /** This process's instance key: a lease it is confirming is claimed by it. */
+  instanceKey: number;
   /** Tells operators (APPROVAL_WEBHOOK_URL) when a lease becomes `revoke_failed`. */
   failureNotifier?: RevokeFailedNotifier;
 }
@@ -139,6 +130,7 @@ export class Revoker {
           revoke_reason = ${options.reason},
           revoke_outcome = ${options.outcome},
           next_attempt_at = ${claimUntil.toISOString()}::timestamptz,
+          claimed_by = case when ${inList(sql`l.provider`, sef)} and l.state = 'active' then null else ${this.deps.instanceKey}::int end,
           updated_at = ${now.toISOString()}::timestamptz
         from target where l.id = target.id
         returning l.id, l.state, l.provider, l.template, l.agent, l.agent_issuer, l.on_behalf_of,
@@ -177,14 +169,14 @@ export class Revoker {
         template: template?.provider === row.provider ? template : undefined,
       });
     } catch (error) {
-      await this.deferRetry(row.id, error);
+      await deferRetry(this.deps, row.id, error);
       return;
     }
     const now = this.deps.clock.now();
     await this.deps.db.execute(sql`
       with upd as (
         update leases set state = revoke_outcome, revoked_at = ${now.toISOString()}::timestamptz, last_error = null,
-               next_attempt_at = null, updated_at = ${now.toISOString()}::timestamptz
+               next_attempt_at = null, claimed_by = null, updated_at = ${now.toISOString()}::timestamptz
         where id = ${row.id} and state in ('revoking', 'revoke_failed')
         returning id, state, agent, agent_issuer, on_behalf_of, template, revoke_reason, revoke_attempts
       )
@@ -193,62 +185,6 @@ export class Revoker {
              id, template, jsonb_build_object('reason', revoke_reason, 'attempts', revoke_attempts + 1)
       from upd`);
     this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.revoke_outcome });
-  }
-
-  private async deferRetry(leaseId: string, error: unknown): Promise<void> {
-    const now = this.deps.clock.now();
-    const at = now.toISOString();
-    const message = error instanceof Error ? error.message : String(error);
-    this.deps.logger.warn({ leaseId, err: error }, 'revocation at the provider failed; will retry');
-    this.deps.metrics.revocationFailures.inc();
-    const max = this.deps.maxAttempts;
-    // Exponential backoff with full jitter, capped: a target that is down is not hammered. After
-    // `max` failures the lease is `revoke_failed` (audited once, here) and retried slowly.
-    const [failed] = await this.deps.db.execute<FailedRow>(sql`
-      with prev as (select state as was from leases where id = ${leaseId}),
-      upd as (
-        update leases set
-          revoke_attempts = revoke_attempts + 1,
-          state = case when revoke_attempts + 1 >= ${max} then 'revoke_failed' else state end,
-          next_attempt_at = ${at}::timestamptz + case
-            when revoke_attempts + 1 >= ${max} then make_interval(secs => ${FAILED_RETRY_SECONDS})
-            else make_interval(secs =>
-              least(${MAX_BACKOFF_SECONDS}, power(2, least(revoke_attempts, 16))) * (0.5 + random() / 2)) end,
-          last_error = ${message.slice(0, 500)},
-          updated_at = ${at}::timestamptz
-        where id = ${leaseId} and state in ('revoking', 'revoke_failed')
-        returning id, state, provider, agent, agent_issuer, on_behalf_of, template, revoke_reason,
-                  revoke_attempts, last_error
-      ), became as (
-        select upd.* from upd, prev where prev.was = 'revoking' and upd.state = 'revoke_failed'
-      ), aud as (
-        insert into audit_events (at, event, agent, agent_issuer, on_behalf_of, actor, lease_id, template, detail)
-        select ${at}::timestamptz, 'lease.revoke_failed', agent, agent_issuer, on_behalf_of, 'provider:' || provider,
-               id, template, jsonb_build_object('reason', revoke_reason, 'attempts', revoke_attempts, 'error', last_error)
-        from became
-      )
-      select id, provider, agent, agent_issuer, template, revoke_attempts, last_error from became`);
-    if (!failed) return;
-    this.deps.logger.error(
-      {
-        leaseId,
-        agent: failed.agent,
-        template: failed.template,
-        provider: failed.provider,
-        attempts: failed.revoke_attempts,
-        err: error,
-      },
-      `revocation failed ${failed.revoke_attempts} times: the lease is revoke_failed; retrying every ${FAILED_RETRY_SECONDS} s`,
-    );
-    this.deps.failureNotifier?.notify({
-      lease_id: failed.id,
-      agent: failed.agent,
-      agent_issuer: failed.agent_issuer,
-      template: failed.template,
-      provider: failed.provider,
-      attempts: failed.revoke_attempts,
-      last_error: failed.last_error,
-    });
   }
 
   /**
@@ -316,17 +252,22 @@ export class Revoker {
     );
   }
 
-  /** Sweeper: claims revocations whose retry time has come and tries the provider again. */
+  /**
+   * Sweeper: claims revocations whose retry time has come, and at once those claimed by an
+   * instance that died mid-revocation, and tries the provider again.
+   */
   async retryDue(batch: number): Promise<number> {
     const now = this.deps.clock.now();
     const claimUntil = new Date(now.getTime() + CLAIM_SECONDS * 1000);
     const rows = await this.deps.db.execute<MarkedRow>(sql`
       with due as (
         select id from leases
-        where state in ('revoking', 'revoke_failed') and next_attempt_at <= ${now.toISOString()}::timestamptz
+        where state in ('revoking', 'revoke_failed')
+          and (next_attempt_at <= ${now.toISOString()}::timestamptz or ${claimedByDeadInstance(sql`claimed_by`)})
         order by next_attempt_at limit ${batch} for update skip locked
       )
-      update leases l set next_attempt_at = ${claimUntil.toISOString()}::timestamptz
+      update leases l set next_attempt_at = ${claimUntil.toISOString()}::timestamptz,
+        claimed_by = ${this.deps.instanceKey}::int
       from due where l.id = due.id
       returning l.id, l.state, l.provider, l.template, l.revocation, l.revoke_outcome`);
     await this.confirm([...rows]);

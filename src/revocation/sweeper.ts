@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import cron, { type ScheduledTask } from 'node-cron';
 import { sealAuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
+import { type BrokerInstance, claimedByDeadInstance } from '../db/broker-instance.js';
 import type { Database } from '../db/client.js';
 import { pruneFinishedLeases } from '../leases/retention.js';
 import type { Logger } from '../logger.js';
@@ -43,6 +44,8 @@ export interface SweeperDeps {
   logger: Logger;
   metrics: Metrics;
   revoker: Revoker;
+  /** This process's liveness lock, refreshed every tick. */
+  instance: BrokerInstance;
   intervalSeconds: number;
   /** How long finished leases and accepted webhook delivery ids are kept. */
   retention: { leaseSeconds: number; deliverySeconds: number };
@@ -61,9 +64,12 @@ export class Sweeper {
     // node-cron's six-field form has a seconds field; longer intervals fall back to minutes.
     const expression =
       seconds < 60 ? `*/${seconds} * * * * *` : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
-    this.#task = cron.schedule(expression, () => {
+    const tick = () => {
       void this.sweep().catch((error) => this.deps.logger.error({ err: error }, 'sweep failed'));
-    });
+    };
+    this.#task = cron.schedule(expression, tick);
+    // At once, not at the first tick: a restarted broker takes over a dead one's work right away.
+    tick();
   }
 
   async stop(): Promise<void> {
@@ -81,7 +87,7 @@ export class Sweeper {
   }
 
   async #sweep(): Promise<SweepReport> {
-    const { revoker, clock, database } = this.deps;
+    const { revoker, clock } = this.deps;
     const report: SweepReport = {
       expired: 0,
       abandoned: 0,
@@ -91,6 +97,7 @@ export class Sweeper {
       extra: {},
     };
     const now = clock.now();
+    await this.deps.instance.heartbeat();
     await this.recordLag(now);
 
     for (;;) {
@@ -111,7 +118,9 @@ export class Sweeper {
 
     const abandonedBefore = new Date(now.getTime() - ISSUE_GRACE_SECONDS * 1000);
     const abandoned = await revoker.mark({
-      filter: sql`created_at <= ${abandonedBefore.toISOString()}::timestamptz`,
+      // A dead instance's issue is abandoned now; one without a claim (or a live instance's that
+      // hangs) after the grace period.
+      filter: sql`(created_at <= ${abandonedBefore.toISOString()}::timestamptz or ${claimedByDeadInstance(sql`claimed_by`)})`,
       outcome: 'issue_failed',
       reason: 'issue did not complete',
       actor: 'sweeper',

@@ -185,6 +185,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     request,
     close: async () => {
       await broker.sweeper.stop();
+      await broker.instance.release();
       if (ownsIssuers) {
         await issuer.close();
         await staffIssuer.close();

@@ -90,6 +90,11 @@ export const leases = pgTable(
     revokeAttempts: integer('revoke_attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
     lastError: text('last_error'),
+    /**
+     * The broker instance (its advisory lock key) creating or revoking this lease right now; null
+     * when nobody is. A dead instance's claims are taken over at once (src/db/broker-instance.ts).
+     */
+    claimedBy: integer('claimed_by'),
     idempotencyKey: text('idempotency_key'),
     requestHash: text('request_hash'),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),

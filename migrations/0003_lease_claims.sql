@@ -1,0 +1,1 @@
+ALTER TABLE "leases" ADD COLUMN "claimed_by" integer;
