@@ -84,6 +84,16 @@ export const problems = {
     }),
   notFound: (detail: string) => new Problem({ status: 404, type: 'not-found', title: 'Not found', detail }),
   conflict: (detail: string) => new Problem({ status: 409, type: 'conflict', title: 'Conflict', detail }),
+  /** Over a broker.yaml `limits:` quota: the problem names the limit; Retry-After says when to try again. */
+  limitExceeded: (limit: string, value: number, retryAfterSeconds: number, template?: string) =>
+    new Problem({
+      status: 429,
+      type: 'limit-exceeded',
+      title: 'Limit exceeded',
+      detail: `${template === undefined ? '' : `template "${template}": `}${limit} is ${value}; try again in ${retryAfterSeconds} s`,
+      extensions: { limit, limit_value: value, ...(template === undefined ? {} : { template }) },
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    }),
   unavailable: (detail: string, retryAfterSeconds = 5, cause?: unknown) =>
     new Problem({
       status: 503,

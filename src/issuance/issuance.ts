@@ -6,6 +6,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { completeLease } from '../leases/lease-writes.js';
+import { agentLimits } from '../leases/limits.js';
 import type { Template } from '../policy/broker-config.js';
 import { problems } from '../problem.js';
 import type { AnyProvider, Credential } from '../providers/types.js';
@@ -80,6 +81,7 @@ export class Issuance {
       );
     }
     const now = wholeSeconds(clock.now());
+    const limits = agentLimits(policySet.config.limits, template);
     const lease: NewLease = {
       id: leaseId,
       state: 'issuing',
@@ -110,6 +112,7 @@ export class Issuance {
           decisionAudit: audit,
           policies: verdict.policies,
           policyVersion: verdict.policyVersion,
+          limits,
         });
         return { status: 'pending', approvalId: pending.approvalId, lease: pending.lease };
       }
@@ -119,6 +122,7 @@ export class Issuance {
         provider,
         decisionAudit: audit,
         requestId: input.requestId,
+        limits,
       });
       metrics.issuance.observe(
         { template: template.name, provider: template.provider },

@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { type Lease, leases, type NewLease } from '../db/schema/index.js';
 import { completeLease, insertLeaseWithAudit } from '../leases/lease-writes.js';
+import type { AgentLimits } from '../leases/limits.js';
 import type { Logger } from '../logger.js';
 import type { Template } from '../policy/broker-config.js';
 import { Problem, problems } from '../problem.js';
@@ -28,6 +29,11 @@ export interface IssueParams {
   /** The decision to record with the lease (every path has one). */
   decisionAudit: AuditEntry;
   requestId: string | undefined;
+  /**
+   * The agent's quotas, checked where a new lease row is written. A collected step-up request
+   * (`pending_approval`) passes none: it was counted when it was opened.
+   */
+  limits?: AgentLimits;
 }
 
 export interface IssuedLease {
@@ -83,7 +89,7 @@ function issuedAudit(
 const NO_LONGER_PENDING = (id: string) => problems.conflict(`lease ${id} is no longer waiting to be issued`);
 
 export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<IssuedLease> {
-  const { lease, template, provider, decisionAudit, requestId } = params;
+  const { lease, template, provider, decisionAudit, requestId, limits } = params;
   const { db } = deps.database;
   const leaseId = lease.id!;
   const issuedAt = wholeSeconds(deps.clock.now());
@@ -95,6 +101,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
   const row = { ...lease, id: leaseId };
   const issueInput = providerInput(row, template, issuedAt, expiresAt);
   const fromPending = lease.state === 'pending_approval';
+  if (!fromPending && !limits) throw new Error('issueLease: a new lease needs the agent limits');
 
   if (provider.sideEffectFree) {
     const issued = await provider.issue(issueInput);
@@ -110,7 +117,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     const audits = [decisionAudit, issuedAudit(row, provider, expiresAt, issuedAt, requestId)];
     if (!fromPending) {
       const saved = completeLease(active);
-      await insertLeaseWithAudit(deps.database.sql, saved, audits);
+      await insertLeaseWithAudit(deps.database.sql, saved, audits, limits!);
       return { lease: saved, credential: issued.credential };
     }
     const saved = await db.transaction(async (tx) => {
@@ -142,6 +149,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
       deps.database.sql,
       completeLease({ ...row, state: 'issuing', expiresAt, maxExpiresAt, claimedBy: deps.instanceKey }),
       [decisionAudit],
+      limits!,
     );
   }
 

@@ -81,6 +81,17 @@ const staffSchema = z
 
 const ttls = { default_ttl: duration, max_ttl: duration };
 
+/** Per-template quota, lower than `limits.live_leases_per_agent` (checked below). */
+const templateLimits = { max_live_leases_per_agent: z.number().int().min(1).max(1_000_000).optional() };
+
+export const DEFAULT_LIVE_LEASES_PER_AGENT = 10_000;
+
+const limitsSchema = z.strictObject({
+  live_leases_per_agent: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIVE_LEASES_PER_AGENT),
+  /** 0 = off. */
+  issuances_per_minute_per_agent: z.number().int().min(0).max(1_000_000).default(0),
+});
+
 const jwtTemplate = z.strictObject({
   provider: z.literal('jwt'),
   audience: z.string().min(1),
@@ -90,6 +101,7 @@ const jwtTemplate = z.strictObject({
     )
     .min(1),
   ...ttls,
+  ...templateLimits,
 });
 
 export const PG_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
@@ -105,6 +117,7 @@ const postgresTemplate = z.strictObject({
     .refine((p) => Object.keys(p).length > 0, { message: 'grant at least one privilege' }),
   connection_limit: z.number().int().min(1).max(100).default(5),
   ...ttls,
+  ...templateLimits,
 });
 
 const awsStsTemplate = z.strictObject({
@@ -118,6 +131,7 @@ const awsStsTemplate = z.strictObject({
     .min(1),
   resources: z.array(z.string().min(1)).min(1),
   ...ttls,
+  ...templateLimits,
 });
 
 const templateSchema = z
@@ -151,15 +165,31 @@ export const brokerYamlSchema = z.strictObject({
       });
     }),
   staff: staffSchema.optional(),
+  limits: limitsSchema.default({
+    live_leases_per_agent: DEFAULT_LIVE_LEASES_PER_AGENT,
+    issuances_per_minute_per_agent: 0,
+  }),
   templates: z.record(
     z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - (at most 64)'),
     templateSchema,
   ),
+}).superRefine((config, ctx) => {
+  // A template may only lower the agent's live-lease limit.
+  for (const [name, t] of Object.entries(config.templates)) {
+    const cap = t.max_live_leases_per_agent;
+    if (cap !== undefined && cap > config.limits.live_leases_per_agent)
+      ctx.addIssue({
+        code: 'custom',
+        message: `exceeds limits.live_leases_per_agent (${config.limits.live_leases_per_agent}); a template may only lower it`,
+        path: ['templates', name, 'max_live_leases_per_agent'],
+      });
+  }
 });
 
 export type BrokerYaml = z.output<typeof brokerYamlSchema>;
 export type IssuerConfig = z.output<typeof issuerSchema>;
 export type StaffConfig = z.output<typeof staffSchema>;
+export type LimitsConfig = z.output<typeof limitsSchema>;
 
 type TemplateBody = z.output<typeof templateSchema>;
 /** A template with its name attached; TTLs are seconds. */

@@ -59,6 +59,8 @@ when { context.intent.actions.contains("reports:export") && !(context has on_beh
 
 export interface TestBrokerOptions {
   templates?: Record<string, object>;
+  /** broker.yaml `limits:` (default: the broker's defaults). */
+  limits?: object;
   policies?: Record<string, string>;
   schema?: string;
   /** Extra providers (postgres, aws_sts) beside the JWT provider. */
@@ -116,6 +118,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     ],
     staff: staffConfig(staffIssuer, { audience: STAFF_AUDIENCE, client_id: 'jit-broker-console', ...options.staff }),
     templates: options.templates ?? TEST_TEMPLATES,
+    limits: options.limits,
     schema: options.schema ?? DEFAULT_SCHEMA,
     policies: options.policies ?? TEST_POLICIES,
   });

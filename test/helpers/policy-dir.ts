@@ -70,6 +70,8 @@ export interface PolicyDirOptions {
   staff?: object;
   /** Templates of the default broker.yaml (default: DEFAULT_TEMPLATES). */
   templates?: Record<string, object>;
+  /** `limits:` of the default broker.yaml (default: none, i.e. the broker's defaults). */
+  limits?: object;
   schema?: string;
   /** File name → Cedar text (default: DEFAULT_POLICIES). */
   policies?: Record<string, string>;
@@ -91,6 +93,7 @@ export async function rewritePolicyDir(dir: string, opts: PolicyDirOptions = {})
     ({
       issuers: opts.issuers ?? [DEFAULT_ISSUER],
       ...(opts.staff ? { staff: opts.staff } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
       templates: opts.templates ?? DEFAULT_TEMPLATES,
     } as object);
   const files: Record<string, string> = {

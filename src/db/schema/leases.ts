@@ -27,6 +27,13 @@ export const LEASE_STATES = [
 ] as const;
 export type LeaseState = (typeof LEASE_STATES)[number];
 
+/** States that count against an agent's live-lease limits: a credential exists or may be collected. */
+export const PENDING_OR_LIVE_STATES = [
+  'pending_approval',
+  'issuing',
+  'active',
+] as const satisfies readonly LeaseState[];
+
 /** Final states: nothing exists at a provider any more, and retention may delete the row. */
 export const FINISHED_STATES = [
   'revoked',
