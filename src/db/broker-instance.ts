@@ -1,5 +1,5 @@
-// This broker process's proof of life: a session-level advisory lock held on one reserved
-// connection. Work a process claims (an `issuing` lease it is creating, a `revoking` lease it is
+// This broker process's proof of life: a session-level advisory lock held on a connection of its
+// own. Work a process claims (an `issuing` lease it is creating, a `revoking` lease it is
 // confirming) carries its lock key in `leases.claimed_by`; when the process dies, PostgreSQL ends
 // its session and the lock with it at once, so any live replica can take the work over on its
 // next sweep instead of waiting for a claim to time out.
@@ -11,19 +11,23 @@ import type { Database } from './client.js';
 
 /** First key of the two-key advisory lock form ("jiti"); the second is the instance key. */
 export const INSTANCE_LOCK_CLASS = 0x6a697469;
-/** The reserved connection is also pinged this often, so no idle timeout can close it. */
+/** The session is also checked this often, so a lost lock is noticed between sweeps too. */
 const KEEPALIVE_MS = 10_000;
 
 export class BrokerInstance {
-  #reserved: postgres.ReservedSql | undefined;
+  readonly #session: postgres.Sql;
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly database: Database,
+    database: Database,
     private readonly logger: Logger,
     /** This process's key: what `claimed_by` holds for work it has claimed. */
     readonly key: number,
-  ) {}
+  ) {
+    // A connection of its own (not one reserved from the pool): when it breaks, postgres.js
+    // reconnects it and heartbeat() takes the lock again on the new session.
+    this.#session = database.openSession();
+  }
 
   /** Takes a fresh instance key (a lock nobody holds) on a connection of its own. */
   static async register(database: Database, logger: Logger): Promise<BrokerInstance> {
@@ -34,56 +38,39 @@ export class BrokerInstance {
         instance.#timer.unref();
         return instance;
       }
+      await instance.#session.end({ timeout: 1 });
     }
   }
 
+  /** True when this session holds the lock (taking it if it is free). */
   async #lock(): Promise<boolean> {
-    const reserved = await this.database.sql.reserve();
-    const [row] = await reserved<{ locked: boolean }[]>`
-      select pg_try_advisory_lock(${INSTANCE_LOCK_CLASS}::int, ${this.key}::int) as locked`;
-    if (!row?.locked) {
-      reserved.release();
-      return false;
-    }
-    this.#reserved = reserved;
-    return true;
+    const [row] = await this.#session<{ locked: boolean }[]>`
+      select exists (
+        select 1 from pg_locks
+        where locktype = 'advisory' and pid = pg_backend_pid() and granted and objsubid = 2
+          and classid = ${INSTANCE_LOCK_CLASS}::oid and objid = ${this.key}::oid
+      ) or pg_try_advisory_lock(${INSTANCE_LOCK_CLASS}::int, ${this.key}::int) as locked`;
+    return row?.locked === true;
   }
 
   /**
-   * Proves the lock is still held (the sweeper calls it every tick); after a lost connection it
-   * takes the lock again. While it was lost, replicas may have taken this process's claims over:
-   * harmless, since every step of issue and revocation tolerates another one having run.
+   * Proves the lock is still held (the sweeper calls it every tick), taking it again after a lost
+   * connection. While it was lost, replicas may have taken this process's claims over: harmless,
+   * since every step of issue and revocation tolerates another one having run.
    */
   async heartbeat(): Promise<void> {
-    try {
-      if (this.#reserved) {
-        await this.#reserved`select 1`;
-        return;
-      }
-    } catch (error) {
-      this.logger.warn(
-        { err: error, instance: this.key },
-        'lost the instance lock connection; taking it again',
-      );
-      this.#reserved = undefined;
-    }
     try {
       if (!(await this.#lock()))
         this.logger.error({ instance: this.key }, 'instance lock is held by another session');
     } catch (error) {
-      this.logger.warn({ err: error, instance: this.key }, 'could not take the instance lock; will retry');
+      this.logger.warn({ err: error, instance: this.key }, 'could not check the instance lock; will retry');
     }
   }
 
+  /** Ends the session, and the lock with it. */
   async release(): Promise<void> {
     clearInterval(this.#timer);
-    const reserved = this.#reserved;
-    this.#reserved = undefined;
-    if (!reserved) return;
-    await reserved`select pg_advisory_unlock(${INSTANCE_LOCK_CLASS}::int, ${this.key}::int)`.catch(
-      () => undefined,
-    );
-    reserved.release();
+    await this.#session.end({ timeout: 1 });
   }
 }
 

@@ -11,6 +11,8 @@ export type DbOrTx = Db | Parameters<Parameters<Db['transaction']>[0]>[0];
 export interface Database {
   sql: postgres.Sql;
   db: Db;
+  /** One connection of its own, outside the pool, for session state (the broker instance lock). */
+  openSession(): postgres.Sql;
   close(): Promise<void>;
 }
 
@@ -39,9 +41,7 @@ export function reconnectBackoff(retries: number): number {
 }
 
 export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
-  const sql = postgres(url, {
-    max: options.max ?? 10,
-    idle_timeout: 30,
+  const settings = {
     connect_timeout: 5,
     backoff: reconnectBackoff,
     onnotice: () => {},
@@ -51,7 +51,14 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
       lock_timeout: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
     },
-  });
+  };
+  const sql = postgres(url, { ...settings, max: options.max ?? 10, idle_timeout: 30 });
   const db = drizzle(sql, { schema });
-  return { sql, db, close: () => sql.end({ timeout: 5 }) };
+  return {
+    sql,
+    db,
+    // Never idle-closed, never recycled: a session lock lives exactly as long as this connection.
+    openSession: () => postgres(url, { ...settings, max: 1, idle_timeout: 0, max_lifetime: null }),
+    close: () => sql.end({ timeout: 5 }),
+  };
 }
