@@ -32,7 +32,7 @@ const STEPS: Step[] = [
   { name: 'baseline-postgres-roles', scenarios: ['baseline-postgres-roles'], run: pgRoleCeilingScenario },
   {
     name: 'broker-http',
-    scenarios: ['jwt-issuance', 'broker-rss', 'introspection', 'bulk-revoke'],
+    scenarios: ['jwt-issuance', 'broker-rss', 'token-exchange-issuance', 'introspection', 'bulk-revoke'],
     run: brokerHttpScenarios,
   },
   { name: 'postgres-roles', scenarios: ['postgres-roles'], run: postgresRolesScenario },

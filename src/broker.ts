@@ -5,25 +5,24 @@ import { sql } from 'drizzle-orm';
 import { Approvals } from './approvals/approval-service.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
-import { deriveConsoleSessionKey } from './console/session-key.js';
 import { BrokerInstance } from './db/broker-instance.js';
 import type { Database } from './db/client.js';
 import { readMigrations } from './db/migrate.js';
 import { type AppDeps, createApp } from './http/app.js';
+import { deriveConsoleSessionKey } from './http/console/session-key.js';
 import type { App } from './http/env.js';
 import { apiExtensions } from './http/extensions.js';
 import type { Verifiers } from './http/middleware/auth.js';
 import { createStaffVerifier } from './identity/staff-verifier.js';
 import { createWorkloadVerifier } from './identity/workload-verifier.js';
 import { Issuance } from './issuance/issuance.js';
-import { reconcileOrphanRoles } from './leases/orphan-roles.js';
+import { endedLeases } from './leases/lease-reads.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { PolicySet } from './policy/policy-set.js';
 import type { PolicyStore } from './policy/policy-store.js';
 import { problems } from './problem.js';
 import type { KeyStore } from './providers/jwt/key-store.js';
-import type { PostgresProvider } from './providers/postgres/postgres-provider.js';
 import type { ProviderRegistry } from './providers/types.js';
 import { createRevokeFailedNotifier } from './revocation/revoke-failed-notifier.js';
 import { Revoker } from './revocation/revoker.js';
@@ -142,12 +141,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
     approvals: (now) => stepUp.expire(now),
   };
-  const postgres = providers.postgres as PostgresProvider | undefined;
-  const targets = Object.keys(deps.config.targetUrls);
-  if (postgres && targets.length > 0) {
-    // Every tick (one catalogue query per target): no role may outlive its lease by more than
-    // a sweep interval, even when a crash came between the provider's work and the lease update.
-    tasks['postgres-orphans'] = () => reconcileOrphanRoles(database.db, postgres, targets, logger);
+  for (const provider of Object.values(providers)) {
+    if (!provider?.reconcile) continue;
+    const reconcile = provider.reconcile.bind(provider);
+    // Every tick (one catalogue query per target): nothing may outlive its lease by more than a
+    // sweep interval, even when a crash came between the provider's work and the lease update.
+    tasks[`${provider.kind}-reconcile`] = () => reconcile((ids) => endedLeases(database.db, ids));
   }
   const sweeper = new Sweeper({
     database,

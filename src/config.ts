@@ -51,6 +51,7 @@ const envSchema = z.object({
   APPROVAL_WEBHOOK_URL: httpUrl.optional(),
   AWS_ENDPOINT_URL_STS: httpUrl.optional(),
   PUBLIC_URL: httpUrl.optional(),
+  TXN_TOKEN_AUDIENCE: nonEmpty.optional(),
 });
 
 export interface Config {
@@ -78,6 +79,8 @@ export interface Config {
   staffClientSecret: string | undefined;
   approvalWebhookUrl: string | undefined;
   awsEndpointUrlSts: string | undefined;
+  /** The trust domain: `aud` of transaction tokens. Unset, the token endpoint mints none. */
+  txnTokenAudience: string | undefined;
   /** TARGET_<NAME>_URL, keyed by the lower-cased NAME (`orders` for TARGET_ORDERS_URL). */
   targetUrls: Record<string, string>;
 }
@@ -134,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     staffClientSecret: e.STAFF_CLIENT_SECRET,
     approvalWebhookUrl: e.APPROVAL_WEBHOOK_URL,
     awsEndpointUrlSts: e.AWS_ENDPOINT_URL_STS,
+    txnTokenAudience: e.TXN_TOKEN_AUDIENCE,
     targetUrls,
   };
 }

@@ -8,8 +8,10 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import { createDatabase } from './db/client.js';
 import type { EmbeddedDatabase } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import { ensureDevIssuers } from './identity/dev-issuers.js';
-import { createLogger } from './logger.js';
+import { devBanner } from './dev-banner.js';
+import { DEV_WORKLOAD_ISSUER, devDataDirOf, ensureDevIssuers } from './identity/dev-issuers.js';
+import { type DevStaffIdp, startDevStaffIdp } from './identity/dev-staff-idp/dev-staff-idp.js';
+import { createLogger, type Logger } from './logger.js';
 import { PolicyLoadError } from './policy/load-policy-dir.js';
 import { PolicyStore } from './policy/policy-store.js';
 import { reloadPolicies } from './policy/reload-policies.js';
@@ -21,12 +23,36 @@ import { loadOrCreateDevMasterKey } from './providers/jwt/master-key.js';
 import { createPostgresProvider } from './providers/postgres/postgres-provider.js';
 import type { ProviderRegistry } from './providers/types.js';
 
+/** Signs with the staff key the policy's jwks_file trusts, so API staff tokens and ID tokens agree. */
+async function startDevelopmentStaffIdp(
+  config: Config,
+  policies: PolicyStore,
+  logger: Logger,
+): Promise<DevStaffIdp | undefined> {
+  const { staff, dir } = policies.current();
+  const dataDir = devDataDirOf(dir, staff?.jwks_file, 'staff') ?? config.dataDir;
+  return startDevStaffIdp({
+    staff,
+    dataDir,
+    publicUrl: config.publicUrl,
+    clientSecret: config.staffClientSecret,
+    logger,
+  }).catch((error: unknown) => {
+    logger.warn({ err: error }, 'the development staff IdP did not start; console sign-in will not work');
+    return undefined;
+  });
+}
+
 function fail(lines: string[]): never {
   for (const line of lines) process.stderr.write(`jit-broker: ${line}\n`);
   process.exit(1);
 }
 
-async function withRetry<T>(what: string, attempt: () => Promise<T>, onRetry: (error: unknown) => void): Promise<T> {
+async function withRetry<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  onRetry: (error: unknown) => void,
+): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
     try {
@@ -50,6 +76,11 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const clock = systemClock;
+  // Every line the broker writes is JSON: process warnings too (bin/jit-broker turns off Node's
+  // own printing of them), e.g. the AWS SDK's multi-line NodeVersionSupportWarning.
+  process.on('warning', (warning) =>
+    logger.warn({ warning: { name: warning.name, message: warning.message } }, 'process warning'),
+  );
 
   // Development identity issuers for the quick start; trusted only if broker.yaml names them.
   await ensureDevIssuers(config.dataDir).catch((error) =>
@@ -63,12 +94,17 @@ async function main(): Promise<void> {
     const { provisionDemoTarget, startEmbeddedPostgres } = await import('./db/embedded.js');
     embedded = await startEmbeddedPostgres(config.dataDir, logger);
     if (config.targetUrls.orders === undefined) {
-      config = { ...config, targetUrls: { ...config.targetUrls, orders: await provisionDemoTarget(embedded, logger) } };
+      config = {
+        ...config,
+        targetUrls: { ...config.targetUrls, orders: await provisionDemoTarget(embedded, logger) },
+      };
     }
   }
   const database = createDatabase(config.databaseUrl ?? embedded!.url, { max: 10 });
-  const applied = await withRetry('database migrations', () => migrate(database.sql), (error) =>
-    logger.warn({ err: error }, 'database not reachable yet; retrying'),
+  const applied = await withRetry(
+    'database migrations',
+    () => migrate(database.sql),
+    (error) => logger.warn({ err: error }, 'database not reachable yet; retrying'),
   );
   if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
 
@@ -77,7 +113,7 @@ async function main(): Promise<void> {
   const postgresProvider = createPostgresProvider({ targetUrls: config.targetUrls, logger });
   const stsProvider = createAwsStsProvider({ endpoint: config.awsEndpointUrlSts, logger, clock });
   const providers: ProviderRegistry = {
-    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer }),
+    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer, txnTokenAudience: config.txnTokenAudience }),
     postgres: postgresProvider,
     aws_sts: stsProvider,
   } as ProviderRegistry;
@@ -97,27 +133,35 @@ async function main(): Promise<void> {
   const server = serve({ fetch: broker.app.fetch, port: config.port, hostname: config.host });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   broker.sweeper.start();
+  // Development only (never with DATABASE_URL): a staff IdP for the console, when broker.yaml names one.
+  const devIdp = embedded ? await startDevelopmentStaffIdp(config, policies, logger) : undefined;
   // Installed before "ready" is announced: a SIGHUP sent on that line must reload, not kill.
   process.on('SIGHUP', () => void reloadPolicies(policies, logger));
 
   logger.info(
-    { pid: process.pid, port: config.port, policyVersion: policies.current().version, ms: Math.round(performance.now() - startedAt) },
+    {
+      pid: process.pid,
+      port: config.port,
+      policyVersion: policies.current().version,
+      ms: Math.round(performance.now() - startedAt),
+    },
     'jit-broker is ready',
   );
   if (embedded) {
-    const base = config.publicUrl;
+    const { staff, issuers, dir } = policies.current();
+    const workloadJwks = issuers.find((i) => i.issuer === DEV_WORKLOAD_ISSUER)?.jwks_file;
+    const devKeysDir = {
+      workload: devDataDirOf(dir, workloadJwks, 'workload') ?? config.dataDir,
+      staff: devDataDirOf(dir, staff?.jwks_file, 'staff') ?? config.dataDir,
+    };
     process.stderr.write(
-      [
-        '',
-        `jit-broker is ready on ${base} (embedded PostgreSQL, example policies in ${config.policyDir})`,
-        '  1. Get a development workload token:',
-        '       TOKEN=$(npm run -s dev:token)',
-        '  2. Ask for a credential scoped to a task:',
-        `       curl -s -X POST ${base}/v1/credentials -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
-        `         -d '{"template":"reports-api","intent":{"task_id":"t-42","purpose":"monthly report","actions":["reports:read"],"resources":[]}}'`,
-        `  3. Inspect or revoke it: GET ${base}/v1/leases/<lease_id>, POST ${base}/v1/leases/<lease_id>/revoke`,
-        '',
-      ].join('\n'),
+      devBanner({
+        publicUrl: config.publicUrl,
+        policyDir: config.policyDir,
+        devKeysDir,
+        staffIssuer: staff?.issuer,
+        devIdp,
+      }),
     );
   }
 
@@ -131,6 +175,7 @@ async function main(): Promise<void> {
     await broker.instance.release();
     await postgresProvider.close();
     stsProvider.close();
+    await devIdp?.close();
     await database.close();
     await embedded?.stop();
     logger.info('stopped');
@@ -141,7 +186,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
-  process.stderr.write(`jit-broker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (error instanceof Error && error.cause) process.stderr.write(`  cause: ${String((error.cause as Error).message ?? error.cause)}\n`);
+  process.stderr.write(
+    `jit-broker: failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  if (error instanceof Error && error.cause)
+    process.stderr.write(`  cause: ${String((error.cause as Error).message ?? error.cause)}\n`);
   process.exit(1);
 });

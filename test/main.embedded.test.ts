@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type BrokerProcess, LOG_LEVEL, call, runScript, spawnBroker } from './helpers/broker-process.js';
+import { type BrokerProcess, call, LOG_LEVEL, runScript, spawnBroker } from './helpers/broker-process.js';
 import { copyExamplePolicies } from './helpers/policy-dir.js';
 
 /** Every process whose command line names `dir` (a postgres started with -D dir, its children). */
@@ -82,7 +82,8 @@ describe('npm start with no DATABASE_URL', () => {
   test('prints how to get a first credential', async () => {
     await broker.waitForStderr(/jit-broker is ready on .*embedded PostgreSQL/, 90_000);
     const banner = broker.stderr.join('\n');
-    expect(banner).toContain('TOKEN=$(npm run -s dev:token)');
+    // Its policies trust the keys in <root>/.data (their ../.data), this DATA_DIR: the line says so.
+    expect(banner).toContain(`TOKEN=$(DATA_DIR=${dataDir} npm run -s dev:token)`);
     expect(banner).toContain(
       `curl -s -X POST http://localhost:${broker.port}/v1/credentials -H "Authorization: Bearer $TOKEN"`,
     );

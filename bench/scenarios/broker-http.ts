@@ -1,4 +1,4 @@
-// Scenarios that share one broker on one database: JWT issuance, then introspection of minted
+// Scenarios that share one broker on one database: JWT issuance (REST, then token exchange), then introspection of minted
 // tokens, then a bulk revoke of seeded leases.
 import { randomUUID } from 'node:crypto';
 import { type BenchContext, brokerFor, CREDENTIAL_BODY } from '../lib/context.js';
@@ -10,6 +10,7 @@ import type { ScenarioResult } from '../lib/report.js';
 import { seedLeases } from '../lib/seed.js';
 import { round } from '../lib/stats.js';
 import { type IssuanceRun, issuanceRows, measureIssuance } from './jwt-issuance.js';
+import { tokenExchangeIssuance } from './token-exchange.js';
 
 export async function brokerHttpScenarios(ctx: BenchContext): Promise<ScenarioResult[]> {
   const db = await ctx.databases.create('http');
@@ -26,6 +27,12 @@ export async function brokerHttpScenarios(ctx: BenchContext): Promise<ScenarioRe
       if (ctx.selected('jwt-issuance')) results.push(jwtIssuance(ctx, run));
       if (ctx.selected('broker-rss')) results.push(brokerRss(idleMiB, run));
     }
+    if (ctx.selected('token-exchange-issuance'))
+      results.push(
+        await guard('token-exchange-issuance', 'Token-exchange issuance', () =>
+          tokenExchangeIssuance(ctx, broker),
+        ),
+      );
     if (ctx.selected('introspection'))
       results.push(await guard('introspection', 'Introspection', () => introspection(ctx, broker)));
     if (ctx.selected('bulk-revoke'))

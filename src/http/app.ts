@@ -7,14 +7,18 @@ import type { Database } from '../db/client.js';
 import type { Issuance } from '../issuance/issuance.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { TOKEN_PATH } from '../oauth/metadata.js';
+import { createTokenEndpoint } from '../oauth/token-endpoint-deps.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { Problem, problems } from '../problem.js';
 import type { KeyStore } from '../providers/jwt/key-store.js';
 import type { Revoker } from '../revocation/revoker.js';
 import type { App, AppEnv } from './env.js';
-import { staffAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
+import { staffAuth, staffOrAgentAuth, type Verifiers, workloadAuth } from './middleware/auth.js';
 import { limitBody } from './middleware/body-limit.js';
+import { oauthErrorShape } from './middleware/oauth-errors.js';
 import { requestContext } from './middleware/request-context.js';
+import { renderOAuthError } from './oauth-error-response.js';
 import { renderProblem, zodFieldErrors } from './problem-response.js';
 import { setResponseHeader } from './response-headers.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -23,6 +27,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerIntrospectionRoute } from './routes/introspect.js';
 import { registerLeaseRoutes } from './routes/leases.js';
 import { registerStaffLeaseRoutes } from './routes/staff-leases.js';
+import { registerTokenRoute } from './routes/token.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerWellKnownRoutes } from './routes/well-known.js';
 
@@ -40,7 +45,7 @@ export interface AppDeps {
   migrationTags: readonly string[];
   /** Step-up approvals; without it the /v1/approvals routes are not served. */
   approvals?: ApprovalService;
-  /** Seals the console's session cookies (32 bytes; see src/console/session-key.ts). */
+  /** Seals the console's session cookies (32 bytes; see src/http/console/session-key.ts). */
   consoleSessionKey?: Buffer;
   /** Further routes (approvals, console) registered by their own modules. */
   extensions?: ((app: App) => void)[];
@@ -56,7 +61,10 @@ export function openApiDocument(app: App) {
       version: API_VERSION,
       description:
         'Just-in-time credential broker: workload identity + task intent + Cedar policy → short-lived, scoped credentials.',
+      license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0' },
     },
+    // Relative (OpenAPI 3.1 §4.8.5): the broker that serves this document; PUBLIC_URL differs per deployment.
+    servers: [{ url: '/', description: 'The broker serving this document' }],
   });
 }
 
@@ -76,7 +84,7 @@ export function createApp(deps: AppDeps): App {
     defaultHook: (result) => {
       if (!result.success) {
         const where = result.target === 'json' ? undefined : result.target;
-        throw problems.validation('the request is invalid', zodFieldErrors(result.error, where));
+        throw problems.validation('the request is invalid', { errors: zodFieldErrors(result.error, where) });
       }
     },
   });
@@ -87,20 +95,19 @@ export function createApp(deps: AppDeps): App {
     if (!c.res.headers.has('Cache-Control')) setResponseHeader(c, 'Cache-Control', 'no-store');
     setResponseHeader(c, 'X-Content-Type-Options', 'nosniff');
   });
+  app.use('/v1/introspect', oauthErrorShape());
   app.use('*', limitBody());
-  app.onError((error, c) => renderProblem(c, error));
+  // The token endpoint speaks OAuth (RFC 6749 §5.2) in every refusal, a 413 from limitBody included.
+  app.onError((error, c) =>
+    c.req.path === TOKEN_PATH ? renderOAuthError(c, error) : renderProblem(c, error),
+  );
   app.notFound((c) => {
     const allow = allowedMethods(app, c.req.path);
     if (allow.length > 0) {
       c.header('Allow', allow.join(', '));
       return renderProblem(
         c,
-        new Problem({
-          status: 405,
-          type: 'method-not-allowed',
-          title: 'Method not allowed',
-          detail: `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`,
-        }),
+        problems.methodNotAllowed(`${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`),
       );
     }
     return renderProblem(c, problems.notFound(`no route ${c.req.method} ${c.req.path}`));
@@ -128,12 +135,19 @@ export function createApp(deps: AppDeps): App {
   app.use('/v1/leases/:id', agentLease);
   app.use('/v1/leases/:id/*', agentLease);
   app.use('/v1/tasks/*', agent);
-  app.use('/v1/leases', staff);
+  app.use('/v1/leases', staffOrAgentAuth(deps.verifiers));
   app.use('/v1/leases/revoke', staff);
   app.use('/v1/audit', staff);
   app.use('/v1/audit/*', staff);
 
   registerCredentialRoutes(app, deps);
+  registerTokenRoute(app, {
+    tokenEndpoint: createTokenEndpoint({
+      ...deps,
+      approvals: deps.approvals,
+      txnTokenAudience: deps.config.txnTokenAudience,
+    }),
+  });
   registerStaffLeaseRoutes(app, deps);
   registerLeaseRoutes(app, deps);
   registerIntrospectionRoute(app, deps);

@@ -9,6 +9,8 @@ export interface AppEnv {
     log: Logger;
     identity: WorkloadIdentity;
     staff: HumanIdentity;
+    /** Set on OAuth endpoints: errors render as `{ error, error_description }`. */
+    errorShape: 'oauth' | undefined;
   };
 }
 

@@ -1,10 +1,18 @@
 // Schemas and response descriptions shared by the route files and the OpenAPI document.
 import { z } from 'zod';
+import { LEASE_STATES } from '../db/schema/index.js';
+import { PROBLEM_CATALOGUE, PROBLEM_TYPE_PREFIX, type ProblemType } from '../problem.js';
 import { PROBLEM_CONTENT_TYPE } from './problem-response.js';
+
+const PROBLEM_TYPE_URIS = (Object.keys(PROBLEM_CATALOGUE) as ProblemType[]).map(
+  (type) => `${PROBLEM_TYPE_PREFIX}${type}`,
+);
 
 export const ProblemSchema = z
   .object({
-    type: z.string(),
+    type: z
+      .enum(PROBLEM_TYPE_URIS as [string, ...string[]])
+      .meta({ description: "One of the broker's problem types (closed list); the title is fixed per type" }),
     title: z.string(),
     status: z.number().int(),
     detail: z.string(),
@@ -45,31 +53,29 @@ export function jsonContent<T extends z.ZodType>(schema: T) {
   return { 'application/json': { schema } };
 }
 
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Path ids are plain strings so that a malformed id is a 404 like any unknown id. */
 export const LeaseIdParam = z.object({ id: z.string().max(128).meta({ description: 'Lease id (uuid)' }) });
 
 export const LeaseSchema = z
   .object({
     lease_id: z.string(),
-    state: z.enum([
-      'pending_approval',
-      'issuing',
-      'active',
-      'revoking',
-      'revoke_failed',
-      'revoked',
-      'expired',
-      'denied',
-      'issue_failed',
-    ]),
+    state: z.enum(LEASE_STATES),
     template: z.string(),
     task_id: z.string(),
     agent: z.string(),
     expires_at: z.string(),
     revoked_at: z.string().nullable(),
     revoke_reason: z.string().nullable(),
+    provider: z.string().meta({ description: 'jwt, postgres or aws_sts' }),
+    issued_at: z.string().nullable().meta({ description: 'When the credential was handed out; null before' }),
+    intent: z
+      .object({
+        task_id: z.string(),
+        purpose: z.string(),
+        actions: z.array(z.string()),
+        resources: z.array(z.string()),
+      })
+      .meta({ description: 'The intent as granted: what the credential is scoped to' }),
   })
   .meta({ id: 'Lease' });
 
@@ -113,3 +119,16 @@ export const PendingSchema = z
 
 export const bearerSecurity = [{ workloadToken: [] }];
 export const staffSecurity = [{ staffToken: [] }];
+/** A route anyone may call says so (`security: []`), so that an SDK never attaches a token to it. */
+export const publicSecurity: [] = [];
+
+/**
+ * For routes whose only refusals are generic (a method the path does not serve, an unknown
+ * path below it): whatever is refused is a problem document.
+ */
+export const refusalResponses = {
+  '4XX': {
+    description: 'Refused; the body is a problem document',
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+  },
+};

@@ -1,9 +1,11 @@
-// Renders every error as application/problem+json (RFC 9457), once, in the app's error handler.
+// Renders every error as application/problem+json (RFC 9457), once, in the app's error handler
+// (on OAuth endpoints in OAuth's own JSON error shape).
 // Unknown errors become a 500 with the request id and nothing else; they are logged in full.
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
-import { PROBLEM_TYPE_PREFIX, Problem, type FieldError, problems } from '../problem.js';
+import { oauthErrorCode } from '../oauth-error.js';
+import { type FieldError, PROBLEM_TYPE_PREFIX, Problem, problems } from '../problem.js';
 import type { AppEnv } from './env.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -60,42 +62,37 @@ export function zodFieldErrors(error: ZodError, prefix?: string): FieldError[] {
 
 function fromHttpException(error: HTTPException): Problem {
   const message = error.message || 'request refused';
-  if (error.status === 400 && /json/i.test(message)) return problems.badRequest('the request body is not valid JSON');
+  if (error.status === 400 && /json/i.test(message))
+    return problems.badRequest('the request body is not valid JSON');
   if (error.status === 413) return payloadTooLarge();
   // @hono/zod-openapi refuses a body whose media type the route does not declare; every such
   // route of this API reads JSON.
   if (error.status === 415) return unsupportedMediaType(['application/json']);
-  return new Problem({ status: error.status, type: `http-${error.status}`, title: message, detail: message });
+  return problems.requestRefused(error.status, message);
 }
 
 export function payloadTooLarge(): Problem {
-  return new Problem({
-    status: 413,
-    type: 'payload-too-large',
-    title: 'Payload too large',
-    detail: 'request bodies are limited to 64 KiB',
-    // The rest of an oversized body is never read, so the connection cannot carry another
-    // request: say so (RFC 9110 §15.5.14) rather than let a keep-alive client reuse a dead socket.
-    headers: { Connection: 'close' },
-  });
+  return problems.payloadTooLarge('request bodies are limited to 64 KiB');
 }
 
 export function unsupportedMediaType(accepted: readonly string[]): Problem {
-  return new Problem({
-    status: 415,
-    type: 'unsupported-media-type',
-    title: 'Unsupported media type',
-    detail: `send the body with Content-Type ${accepted.join(' or ')}`,
-    headers: { 'Accept-Post': accepted.join(', ') },
-  });
+  return problems.unsupportedMediaType(accepted);
 }
 
 export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
   if (error instanceof HTTPException) return fromHttpException(error);
-  if (isDatabaseUnavailable(error)) return problems.unavailable('the database is unreachable; retry shortly', 5, error);
-  if (isDatabaseBusy(error)) return problems.unavailable('the database is busy (a lock or statement timed out); retry shortly', 5, error);
-  return new Problem({ status: 500, type: 'internal', title: 'Internal server error', detail: 'an unexpected error occurred', cause: error });
+  if (isDatabaseUnavailable(error))
+    return problems.unavailable('the database is unreachable; retry shortly', {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
+  if (isDatabaseBusy(error))
+    return problems.unavailable('the database is busy (a lock or statement timed out); retry shortly', {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
+  return problems.internal(error);
 }
 
 export function problemBody(problem: Problem, requestId: string | undefined): Record<string, unknown> {
@@ -114,9 +111,18 @@ export function renderProblem(c: Context<AppEnv>, error: unknown): Response {
   const problem = toProblem(error);
   const requestId = c.get('requestId');
   const log = c.get('log');
-  if (problem.status >= 500) log?.error({ err: error, status: problem.status }, problem.detail ?? problem.title);
-  else if (problem.cause !== undefined) log?.info({ status: problem.status, cause: problem.cause }, problem.detail);
+  if (problem.status >= 500)
+    log?.error({ err: error, status: problem.status }, problem.detail ?? problem.title);
+  else if (problem.cause !== undefined)
+    log?.info({ status: problem.status, cause: problem.cause }, problem.detail);
   for (const [name, value] of Object.entries(problem.headers)) c.header(name, value);
+  if (c.get('errorShape') === 'oauth') {
+    // RFC 6749 §5.2; an unknown error's detail is already generic ("an unexpected error occurred").
+    return c.json(
+      { error: oauthErrorCode(problem), error_description: problem.detail ?? problem.title },
+      problem.status as 400,
+    );
+  }
   c.header('Content-Type', PROBLEM_CONTENT_TYPE);
   return c.body(JSON.stringify(problemBody(problem, requestId)), problem.status as 400);
 }

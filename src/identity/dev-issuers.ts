@@ -10,7 +10,8 @@ export type DevIssuerKind = 'workload' | 'staff';
 
 export const DEV_WORKLOAD_ISSUER = 'https://dev-issuer.jit-broker.local';
 export const DEV_WORKLOAD_AUDIENCE = 'jit-broker';
-export const DEV_STAFF_ISSUER = 'https://dev-sso.jit-broker.local';
+/** Served by the development staff IdP that `npm start` runs (src/identity/dev-staff-idp/). */
+export const DEV_STAFF_ISSUER = 'http://127.0.0.1:8090';
 export const DEV_STAFF_AUDIENCE = 'jit-broker-console';
 /** As written in policies/broker.yaml: relative to the policy directory, with DATA_DIR at ./.data. */
 export const DEV_WORKLOAD_JWKS_FILE = '../.data/dev-issuers/workload.jwks.json';
@@ -38,6 +39,24 @@ export function devIssuerPaths(dataDir: string, kind: DevIssuerKind): { privateJ
   };
 }
 
+/**
+ * The DATA_DIR whose development key a policy's `jwks_file` names (`<dir>/dev-issuers/<kind>.jwks.json`,
+ * relative to the policy directory), or undefined when it names another file. That, not DATA_DIR,
+ * is whose key the broker trusts: the example policies name `../.data` whatever DATA_DIR is.
+ */
+export function devDataDirOf(
+  policyDir: string,
+  jwksFile: string | undefined,
+  kind: DevIssuerKind,
+): string | undefined {
+  if (jwksFile === undefined) return undefined;
+  const resolved = path.resolve(policyDir, jwksFile);
+  const dir = path.dirname(resolved);
+  if (path.basename(resolved) !== `${kind}.jwks.json` || path.basename(dir) !== 'dev-issuers')
+    return undefined;
+  return path.dirname(dir);
+}
+
 /** Creates both key pairs on first use; later calls keep them (and repair a missing JWKS file). */
 export async function ensureDevIssuers(dataDir: string): Promise<void> {
   await mkdir(path.join(dataDir, 'dev-issuers'), { recursive: true, mode: 0o700 });
@@ -51,6 +70,8 @@ export interface DevTokenInput {
   ttlSeconds: number;
   /** Extra claims; iss, aud, sub, iat, exp and jti are always the dev issuer's own. */
   claims?: Record<string, unknown>;
+  /** Another `iss` than the kind's default (a development staff IdP on another port). */
+  issuer?: string;
   now?: Date;
 }
 
@@ -62,7 +83,8 @@ export async function signDevToken(input: DevTokenInput): Promise<string> {
   await ensureDevIssuers(input.dataDir);
   const jwk = await readPrivateJwk(devIssuerPaths(input.dataDir, input.kind).privateJwk);
   const key = await importJWK(jwk, ALG);
-  const { issuer, audience } = DEV_ISSUERS[input.kind];
+  const { audience } = DEV_ISSUERS[input.kind];
+  const issuer = input.issuer ?? DEV_ISSUERS[input.kind].issuer;
   const iat = Math.floor((input.now ?? new Date()).getTime() / 1000);
   return new SignJWT({ ...input.claims })
     .setProtectedHeader({ alg: ALG, kid: jwk.kid, typ: 'JWT' })
@@ -73,6 +95,15 @@ export async function signDevToken(input: DevTokenInput): Promise<string> {
     .setExpirationTime(iat + input.ttlSeconds)
     .setJti(randomUUID())
     .sign(key);
+}
+
+/** The private key of a development issuer (the development staff IdP signs with it). */
+export async function devIssuerPrivateJwk(
+  dataDir: string,
+  kind: DevIssuerKind,
+): Promise<PrivateJwk & { alg: string }> {
+  const jwk = await readPrivateJwk(devIssuerPaths(dataDir, kind).privateJwk);
+  return { ...jwk, alg: ALG };
 }
 
 async function ensureKeyPair(paths: { privateJwk: string; jwks: string }): Promise<void> {
@@ -121,7 +152,7 @@ function temporaryName(file: string): string {
   return `${file}.${process.pid}.${randomUUID()}.tmp`;
 }
 
-type PrivateJwk = JWK & { kid: string; d: string };
+export type PrivateJwk = JWK & { kid: string; d: string };
 
 async function readPrivateJwk(file: string): Promise<PrivateJwk> {
   const jwk = JSON.parse(await readFile(file, 'utf8')) as JWK;

@@ -1,6 +1,6 @@
 // Verifies tokens from the staff identity provider: bearer tokens on the staff API and the human
 // `on_behalf_of` tokens agents forward (same issuer, same audience, same checks).
-import type { StaffConfig } from '../policy/broker-config.js';
+import type { StaffConfig } from '../policy-config/broker-yaml.js';
 import { problems } from '../problem.js';
 import { readGroups, readOptionalString } from './claims.js';
 import { createKeySource } from './key-sources.js';

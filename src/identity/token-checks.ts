@@ -42,7 +42,8 @@ export interface TrustedIssuer {
   /** Names the issuer in problems and logs (the configured name, or "staff"). */
   label: string;
   issuer: string;
-  audience: string;
+  /** Several: any one of them (a client assertion may name the endpoint or the issuer). */
+  audience: string | string[];
   algorithms: readonly string[];
   keys: KeySource;
 }
@@ -132,32 +133,41 @@ function toProblem(error: unknown, trusted: TrustedIssuer): Problem {
   const issuer = trusted.label;
   if (error instanceof Problem) return error;
   if (error instanceof SigningKeysUnavailable) {
-    return problems.unavailable(`cannot fetch the signing keys of issuer ${issuer}`, 5, error);
+    return problems.unavailable(`cannot fetch the signing keys of issuer ${issuer}`, {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
   }
-  if (error instanceof errors.JWTExpired) return problems.unauthorized('token has expired', error);
+  if (error instanceof errors.JWTExpired) return problems.unauthorized('token has expired', { cause: error });
   if (error instanceof errors.JWTClaimValidationFailed) return claimProblem(error, trusted);
   if (error instanceof errors.JWSSignatureVerificationFailed) {
-    return problems.unauthorized(`token signature does not verify with the keys of issuer ${issuer}`, error);
+    return problems.unauthorized(`token signature does not verify with the keys of issuer ${issuer}`, {
+      cause: error,
+    });
   }
   if (error instanceof errors.JWKSNoMatchingKey) {
-    return problems.unauthorized(`no signing key of issuer ${issuer} matches the token's kid and alg`, error);
+    return problems.unauthorized(`no signing key of issuer ${issuer} matches the token's kid and alg`, {
+      cause: error,
+    });
   }
   if (error instanceof errors.JWKSMultipleMatchingKeys) {
-    return problems.unauthorized(
-      `several signing keys of issuer ${issuer} match the token; it needs a kid`,
-      error,
-    );
+    return problems.unauthorized(`several signing keys of issuer ${issuer} match the token; it needs a kid`, {
+      cause: error,
+    });
   }
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
-    return problems.unauthorized('token is not a well-formed JWT', error);
+    return problems.unauthorized('token is not a well-formed JWT', { cause: error });
   }
   if (error instanceof errors.JOSEAlgNotAllowed) {
-    return problems.unauthorized(`token alg is not allowed for issuer ${issuer}`, error);
+    return problems.unauthorized(`token alg is not allowed for issuer ${issuer}`, { cause: error });
   }
   if (error instanceof errors.JOSENotSupported) {
-    return problems.unauthorized('token uses an unsupported algorithm, key type or critical header', error);
+    return problems.unauthorized('token uses an unsupported algorithm, key type or critical header', {
+      cause: error,
+    });
   }
-  if (error instanceof errors.JOSEError) return problems.unauthorized('token could not be verified', error);
+  if (error instanceof errors.JOSEError)
+    return problems.unauthorized('token could not be verified', { cause: error });
   // Not a property of the token (a bug, a broken runtime): let the app render a logged 500.
   throw error;
 }
@@ -167,17 +177,18 @@ function claimProblem(
   trusted: TrustedIssuer,
 ): Problem {
   const { claim, reason } = error;
-  if (reason === 'missing') return problems.unauthorized(`token has no ${claim} claim`, error);
-  if (reason === 'invalid') return problems.unauthorized(`token ${claim} claim is malformed`, error);
+  if (reason === 'missing') return problems.unauthorized(`token has no ${claim} claim`, { cause: error });
+  if (reason === 'invalid')
+    return problems.unauthorized(`token ${claim} claim is malformed`, { cause: error });
   switch (claim) {
     case 'aud':
-      return problems.unauthorized(`token aud does not include ${trusted.audience}`, error);
+      return problems.unauthorized(`token aud does not include ${trusted.audience}`, { cause: error });
     case 'iss':
-      return problems.unauthorized(`token iss is not ${trusted.issuer}`, error);
+      return problems.unauthorized(`token iss is not ${trusted.issuer}`, { cause: error });
     case 'nbf':
-      return problems.unauthorized('token is not valid yet (nbf is in the future)', error);
+      return problems.unauthorized('token is not valid yet (nbf is in the future)', { cause: error });
     default:
-      return problems.unauthorized(`token ${claim} claim failed validation`, error);
+      return problems.unauthorized(`token ${claim} claim failed validation`, { cause: error });
   }
 }
 

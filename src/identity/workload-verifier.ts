@@ -1,7 +1,7 @@
 // Verifies workload identity tokens (Kubernetes service account tokens, GitHub Actions OIDC,
 // SPIFFE JWT-SVIDs…) against the issuers trusted in broker.yaml, and maps their claims to the
 // attributes Cedar sees on the Agent principal.
-import type { IssuerConfig } from '../policy/broker-config.js';
+import type { IssuerConfig } from '../policy-config/broker-yaml.js';
 import { problems } from '../problem.js';
 import { mapAttributes } from './claims.js';
 import { createKeySource } from './key-sources.js';

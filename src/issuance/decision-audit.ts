@@ -1,7 +1,7 @@
 // The "decision" audit row: one shape for every decision (mint, renew, collect an approved
 // request), so the audit log reads the same whichever path decided.
 import type { AuditEntry } from '../audit/audit-log.js';
-import { type Intent, toIntentWire } from '../policy/intent.js';
+import { type Intent, toIntentWire } from '../core/intent.js';
 import type { Verdict } from './decide.js';
 
 export interface DecisionAuditInput {

@@ -3,9 +3,9 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Template } from '../policy/broker-config.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import { problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider, ProviderRegistry } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';
 
@@ -24,6 +24,9 @@ export interface IssuanceDeps {
 /** The configured provider of a template, or 503: the broker runs without it. */
 export function providerFor(providers: ProviderRegistry, kind: Template['provider']): AnyProvider {
   const provider = providers[kind];
-  if (!provider) throw problems.unavailable(`the ${kind} provider is not configured on this broker`, 30);
+  if (!provider)
+    throw problems.unavailable(`the ${kind} provider is not configured on this broker`, {
+      retryAfterSeconds: 30,
+    });
   return provider;
 }

@@ -7,11 +7,12 @@ import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { completeLease } from '../leases/lease-writes.js';
 import { agentLimits } from '../leases/limits.js';
-import type { Template } from '../policy/broker-config.js';
 import { problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider, Credential } from '../providers/types.js';
 import { decide } from './decide.js';
 import { decisionAudit, decisionOutcome } from './decision-audit.js';
+import { delegatedRequest, leaseDelegation, leaseExpiries, mintDetail } from './delegated.js';
 import { type IssuanceDeps, providerFor } from './issuance-deps.js';
 import { type IssuedLease, type IssueParams, issueLease, wholeSeconds } from './issue-lease.js';
 import type { MintInput, MintOutcome } from './mint-types.js';
@@ -29,9 +30,9 @@ export class Issuance {
   template(name: string): Template {
     const template = this.deps.policies.current().templates.get(name);
     if (!template) {
-      throw problems.unprocessable(`unknown template "${name}"`, [
-        { field: 'template', message: 'no such template' },
-      ]);
+      throw problems.unprocessable(`unknown template "${name}"`, {
+        errors: [{ field: 'template', message: 'no such template' }],
+      });
     }
     return template;
   }
@@ -57,6 +58,7 @@ export class Issuance {
       requestedTtlSeconds: input.ttlSeconds,
       onBehalfOf: onBehalfOf ?? undefined,
       approved: false,
+      delegation: delegatedRequest(input.delegation),
     });
     const leaseId = randomUUID();
     const audit = decisionAudit({
@@ -69,19 +71,20 @@ export class Issuance {
       template: template.name,
       intent: input.intent,
       verdict,
-      detail: { action: 'mint', ttl_seconds: input.ttlSeconds ?? null },
+      detail: mintDetail(input),
     });
     metrics.decisions.inc({ template: template.name, outcome: decisionOutcome(verdict) });
     if (verdict.outcome === 'deny') {
       await recordAudit(database.db, audit);
-      throw problems.denied(
-        verdict.reasons.join('; ') || 'denied by policy',
-        verdict.policies,
-        verdict.reasons,
-      );
+      throw problems.denied(verdict.reasons.join('; ') || 'denied by policy', {
+        policies: verdict.policies,
+        reasons: verdict.reasons,
+        stage: verdict.stage,
+      });
     }
     const now = wholeSeconds(clock.now());
     const limits = agentLimits(policySet.config.limits, template);
+    const { expiresAt, maxExpiresAt } = leaseExpiries(now, verdict, input.delegation);
     const lease: NewLease = {
       id: leaseId,
       state: 'issuing',
@@ -97,8 +100,12 @@ export class Issuance {
       policies: verdict.policies,
       requestedTtlSeconds: input.ttlSeconds ?? template.default_ttl,
       createdAt: now,
-      expiresAt: new Date(now.getTime() + verdict.ttlSeconds * 1000),
-      maxExpiresAt: new Date(now.getTime() + verdict.maxLifetimeSeconds * 1000),
+      expiresAt,
+      maxExpiresAt,
+      parentLeaseId: input.delegation?.parentLeaseId ?? null,
+      delegation: input.delegation ? leaseDelegation(input.delegation) : null,
+      tokenType: input.tokenType ?? null,
+      clientId: input.clientId ?? null,
       idempotencyKey: input.idempotencyKey ?? null,
       requestHash: requestHash(input),
       updatedAt: now,

@@ -9,9 +9,10 @@ import { type Lease, leases, type NewLease } from '../db/schema/index.js';
 import { completeLease, insertLeaseWithAudit } from '../leases/lease-writes.js';
 import type { AgentLimits } from '../leases/limits.js';
 import type { Logger } from '../logger.js';
-import type { Template } from '../policy/broker-config.js';
 import { Problem, problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider, Credential, IssueInput } from '../providers/types.js';
+import { capByParent } from './delegated.js';
 
 export interface IssueDeps {
   database: Database;
@@ -48,7 +49,10 @@ export function wholeSeconds(at: Date): Date {
 
 /** What a provider is told about a lease it issues or renews. */
 export function providerInput(
-  lease: Pick<NewLease, 'grant' | 'agent' | 'agentIssuer' | 'onBehalfOf' | 'taskId'> & { id: string },
+  lease: Pick<
+    NewLease,
+    'grant' | 'agent' | 'agentIssuer' | 'onBehalfOf' | 'taskId' | 'intent' | 'delegation' | 'tokenType'
+  > & { id: string },
   template: Template,
   issuedAt: Date,
   expiresAt: Date,
@@ -62,6 +66,11 @@ export function providerInput(
     taskId: lease.taskId,
     issuedAt,
     expiresAt,
+    intent: lease.intent,
+    delegation: lease.delegation
+      ? { subject: lease.delegation.subject, act: lease.delegation.act }
+      : undefined,
+    tokenType: lease.tokenType ?? undefined,
   };
 }
 
@@ -94,10 +103,17 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
   const leaseId = lease.id!;
   const issuedAt = wholeSeconds(deps.clock.now());
   // The decided TTL and lifetime count from issue, not from the request (an approval may take hours).
-  const expiresAt = new Date(issuedAt.getTime() + (lease.expiresAt.getTime() - lease.createdAt!.getTime()));
-  const maxExpiresAt = new Date(
-    issuedAt.getTime() + (lease.maxExpiresAt.getTime() - lease.createdAt!.getTime()),
+  // A delegated lease never outlives its parent, however long an approval took.
+  const expiresAt = capByParent(
+    new Date(issuedAt.getTime() + (lease.expiresAt.getTime() - lease.createdAt!.getTime())),
+    lease.delegation,
   );
+  const maxExpiresAt = capByParent(
+    new Date(issuedAt.getTime() + (lease.maxExpiresAt.getTime() - lease.createdAt!.getTime())),
+    lease.delegation,
+  );
+  if (lease.parentLeaseId) await assertParentLive(deps.database, lease.parentLeaseId, issuedAt);
+  if (expiresAt.getTime() <= issuedAt.getTime()) throw problems.conflict('the parent lease expires now');
   const row = { ...lease, id: leaseId };
   const issueInput = providerInput(row, template, issuedAt, expiresAt);
   const fromPending = lease.state === 'pending_approval';
@@ -159,11 +175,9 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
   } catch (error) {
     await markIssueFailed(deps, row, error, requestId);
     if (error instanceof Problem) throw error;
-    throw problems.badGateway(
-      `the ${provider.kind} provider failed to issue the credential`,
-      undefined,
-      error,
-    );
+    throw problems.badGateway(`the ${provider.kind} provider failed to issue the credential`, {
+      cause: error,
+    });
   }
   const now = deps.clock.now();
   const saved = await db.transaction(async (tx) => {
@@ -227,4 +241,19 @@ async function markIssueFailed(
       detail: { error: summary },
     });
   });
+}
+
+/**
+ * A delegated lease is only issued while its parent is live: revoking the parent cascades to the
+ * children it already has (src/revocation/), and this refuses the ones still to come.
+ */
+async function assertParentLive(database: Database, parentLeaseId: string, now: Date): Promise<void> {
+  const [parent] = await database.db
+    .select({ state: leases.state, expiresAt: leases.expiresAt })
+    .from(leases)
+    .where(eq(leases.id, parentLeaseId))
+    .limit(1);
+  if (parent?.state !== 'active' || parent.expiresAt.getTime() <= now.getTime()) {
+    throw problems.conflict('the lease this one was delegated from is no longer active');
+  }
 }

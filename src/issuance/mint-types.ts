@@ -1,7 +1,8 @@
 // What a mint asks for and what it gives back, whichever front door (REST, token endpoint) asked.
-import type { Lease } from '../db/schema/index.js';
+
+import type { Intent } from '../core/intent.js';
+import type { Lease, LeaseDelegation, LeaseTokenType } from '../db/schema/index.js';
 import type { HumanIdentity, WorkloadIdentity } from '../identity/types.js';
-import type { Intent } from '../policy/intent.js';
 import type { Credential } from '../providers/types.js';
 
 export interface MintInput {
@@ -12,6 +13,16 @@ export interface MintInput {
   onBehalfOf: HumanIdentity | undefined;
   idempotencyKey: string | undefined;
   requestId: string;
+  /** A delegated exchange (token endpoint): the parent lease and the chain one link longer. */
+  delegation?: MintDelegation | undefined;
+  /** jwt only: a transaction token rather than an access token (token endpoint). */
+  tokenType?: LeaseTokenType | undefined;
+  /** The OAuth client_id the request named: audited. */
+  clientId?: string | undefined;
+}
+
+export interface MintDelegation extends LeaseDelegation {
+  parentLeaseId: string;
 }
 
 export type MintOutcome =

@@ -3,9 +3,9 @@
 // again when the agent collects (the credential is minted under the policy in force then).
 import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
-import type { Template } from '../policy/broker-config.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider } from '../providers/types.js';
-import { decide, type Verdict } from './decide.js';
+import { decide, delegationContext, type Verdict } from './decide.js';
 import { type IssuanceDeps, providerFor } from './issuance-deps.js';
 
 export type Reevaluation =
@@ -40,6 +40,7 @@ export function decideApproved(
     requestedTtlSeconds: lease.requestedTtlSeconds,
     onBehalfOf: lease.onBehalfOf ?? undefined,
     approved: true,
+    delegation: delegationContext(lease),
   });
   if (verdict.outcome === 'deny') return { outcome: 'deny', verdict };
   return { outcome: 'allow', verdict, template, provider };

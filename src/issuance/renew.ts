@@ -6,7 +6,7 @@ import { type Lease, leases } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { problems } from '../problem.js';
 import type { Credential } from '../providers/types.js';
-import { decide } from './decide.js';
+import { decide, delegationContext } from './decide.js';
 import { decisionAudit } from './decision-audit.js';
 import { type IssuanceDeps, providerFor } from './issuance-deps.js';
 import { providerInput, wholeSeconds } from './issue-lease.js';
@@ -49,6 +49,7 @@ export async function renewLease(
     requestedTtlSeconds: ttlSeconds,
     onBehalfOf: current.onBehalfOf ?? undefined,
     approved,
+    delegation: delegationContext(current),
   });
   const now = wholeSeconds(clock.now());
   const audit = decisionAudit({
@@ -67,7 +68,7 @@ export async function renewLease(
   if (verdict.outcome === 'deny' || verdict.stepUp) {
     const reasons = verdict.outcome === 'deny' ? verdict.reasons : ['renewal requires approval'];
     await recordAudit(database.db, { ...audit, decision: 'deny', reasons });
-    throw problems.denied(reasons.join('; '), verdict.policies, reasons);
+    throw problems.denied(reasons.join('; '), { policies: verdict.policies, reasons: reasons });
   }
   const issuedAt = current.issuedAt ?? current.createdAt;
   const ceiling = Math.min(

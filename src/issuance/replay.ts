@@ -7,10 +7,11 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { type Lease, leases } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
-import type { Template } from '../policy/broker-config.js';
 import { problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 import type { AnyProvider } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';
+import { providerInput } from './issue-lease.js';
 import type { MintInput, MintOutcome } from './mint-types.js';
 
 const UNIQUE_VIOLATION = '23505';
@@ -24,6 +25,10 @@ export function requestHash(input: MintInput): string {
     input.intent.resources,
     input.ttlSeconds ?? null,
     input.onBehalfOf ? [input.onBehalfOf.issuer, input.onBehalfOf.subject] : null,
+    // Token endpoint requests: a different parent or token type is a different request.
+    ...(input.delegation || input.tokenType
+      ? [input.delegation?.parentLeaseId ?? null, input.tokenType ?? null]
+      : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -69,9 +74,9 @@ export async function replay(
   provider: AnyProvider,
 ): Promise<MintOutcome> {
   if (existing.requestHash !== requestHash(input)) {
-    throw problems.unprocessable('this Idempotency-Key was already used with a different request body', [
-      { field: 'Idempotency-Key', message: 'reused with a different body' },
-    ]);
+    throw problems.unprocessable('this Idempotency-Key was already used with a different request body', {
+      errors: [{ field: 'Idempotency-Key', message: 'reused with a different body' }],
+    });
   }
   if (existing.state === 'pending_approval') {
     const approvalId = await deps.stepUp.approvalIdOf(existing.id);
@@ -84,16 +89,9 @@ export async function replay(
   }
   if (template.provider !== existing.provider)
     throw problems.conflict('the template of this lease has changed provider');
-  const issued = await provider.issue({
-    leaseId: existing.id,
-    template,
-    grant: existing.grant,
-    agent: { subject: existing.agent, issuer: existing.agentIssuer },
-    onBehalfOf: existing.onBehalfOf ?? undefined,
-    taskId: existing.taskId,
-    issuedAt: existing.issuedAt ?? existing.createdAt,
-    expiresAt: existing.expiresAt,
-  });
+  const issued = await provider.issue(
+    providerInput(existing, template, existing.issuedAt ?? existing.createdAt, existing.expiresAt),
+  );
   await recordAudit(deps.database.db, {
     at: deps.clock.now(),
     event: 'lease.replayed',

@@ -1,4 +1,5 @@
 // The JSON shapes of a lease that the API returns. Never includes a secret: leases hold none.
+import { toIntentWire } from '../core/intent.js';
 import type { Lease } from '../db/schema/index.js';
 
 export interface LeaseView {
@@ -10,17 +11,19 @@ export interface LeaseView {
   expires_at: string;
   revoked_at: string | null;
   revoke_reason: string | null;
+  provider: Lease['provider'];
+  /** When the credential was handed out; null while pending approval or issuing. */
+  issued_at: string | null;
+  /** The intent as granted (what the credential is scoped to). */
+  intent: { task_id: string; purpose: string; actions: string[]; resources: string[] };
 }
 
 export interface LeaseDetailView extends LeaseView {
   agent_issuer: string;
-  provider: string;
   on_behalf_of: { sub: string; issuer: string } | null;
-  intent: { task_id: string; purpose: string; actions: string[]; resources: string[] };
   policies: string[];
   policy_version: string;
   created_at: string;
-  issued_at: string | null;
 }
 
 export function toLeaseView(lease: Lease): LeaseView {
@@ -33,6 +36,9 @@ export function toLeaseView(lease: Lease): LeaseView {
     expires_at: lease.expiresAt.toISOString(),
     revoked_at: lease.revokedAt?.toISOString() ?? null,
     revoke_reason: lease.revokeReason ?? null,
+    provider: lease.provider,
+    issued_at: lease.issuedAt?.toISOString() ?? null,
+    intent: toIntentWire(lease.intent),
   };
 }
 
@@ -40,17 +46,9 @@ export function toLeaseDetailView(lease: Lease): LeaseDetailView {
   return {
     ...toLeaseView(lease),
     agent_issuer: lease.agentIssuer,
-    provider: lease.provider,
     on_behalf_of: lease.onBehalfOf ?? null,
-    intent: {
-      task_id: lease.intent.taskId,
-      purpose: lease.intent.purpose,
-      actions: lease.intent.actions,
-      resources: lease.intent.resources,
-    },
     policies: lease.policies,
     policy_version: lease.policyVersion,
     created_at: lease.createdAt.toISOString(),
-    issued_at: lease.issuedAt?.toISOString() ?? null,
   };
 }

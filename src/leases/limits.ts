@@ -5,8 +5,9 @@
 // statement), then the lease is written in the same transaction.
 import type postgres from 'postgres';
 import { PENDING_OR_LIVE_STATES } from '../db/schema/index.js';
-import type { LimitsConfig, Template } from '../policy/broker-config.js';
+import type { LimitsConfig } from '../policy-config/broker-yaml.js';
 import { problems } from '../problem.js';
+import type { Template } from '../providers/templates.js';
 
 /** First key of the two-key advisory lock of an agent's quota ("jitl"). */
 const LIMIT_LOCK_CLASS = 0x6a69746c;
@@ -71,24 +72,24 @@ export async function withinAgentLimits(
     ]);
     const u = usage!;
     if (u.live >= limits.liveLeasesPerAgent)
-      throw problems.limitExceeded(
-        'live_leases_per_agent',
-        limits.liveLeasesPerAgent,
-        secondsUntil(u.next_free, now),
-      );
+      throw problems.limitExceeded({
+        limit: 'live_leases_per_agent',
+        value: limits.liveLeasesPerAgent,
+        retryAfterSeconds: secondsUntil(u.next_free, now),
+      });
     if (limits.template && u.template_live >= limits.template.maxLiveLeasesPerAgent)
-      throw problems.limitExceeded(
-        'max_live_leases_per_agent',
-        limits.template.maxLiveLeasesPerAgent,
-        secondsUntil(u.template_next_free, now),
-        limits.template.name,
-      );
+      throw problems.limitExceeded({
+        limit: 'max_live_leases_per_agent',
+        value: limits.template.maxLiveLeasesPerAgent,
+        retryAfterSeconds: secondsUntil(u.template_next_free, now),
+        template: limits.template.name,
+      });
     if (limits.issuancesPerMinutePerAgent > 0 && u.recent >= limits.issuancesPerMinutePerAgent)
-      throw problems.limitExceeded(
-        'issuances_per_minute_per_agent',
-        limits.issuancesPerMinutePerAgent,
-        secondsUntil(u.oldest_recent, now, 60),
-      );
+      throw problems.limitExceeded({
+        limit: 'issuances_per_minute_per_agent',
+        value: limits.issuancesPerMinutePerAgent,
+        retryAfterSeconds: secondsUntil(u.oldest_recent, now, 60),
+      });
     await write(tx);
   });
 }

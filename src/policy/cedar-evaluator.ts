@@ -1,9 +1,12 @@
 // Runs one request through the preparsed Cedar policy set and turns Cedar's answer into a
 // Decision. This is on every request's path: entities that never change (templates, actions) are
 // built once at load, and nothing here throws; a failure is a deny with its reason.
+
 import { type Context, type EntityJson, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
+import { toIntentWire } from '../core/intent.js';
 import type { AttributeValue } from '../identity/types.js';
-import type { IssuerConfig, Template } from './broker-config.js';
+import type { IssuerConfig } from '../policy-config/broker-yaml.js';
+import type { Template } from '../providers/templates.js';
 import { conform, type ParsedSchema } from './cedar-schema.js';
 import type { Decision } from './decision.js';
 import { combineObligations, type PermitObligations } from './obligations.js';
@@ -22,6 +25,8 @@ export interface EvaluatorConfig {
 }
 
 const NO_PERMIT = 'no permit policy matched';
+export const DELEGATION_UNDECLARED =
+  'delegated requests are refused: schema.cedarschema does not declare context.delegation';
 
 /*
  * Why Cedar runs without the schema here (no preparsedSchemaName / validateRequest): every policy
@@ -85,13 +90,7 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
     const entities: EntityJson[] = [{ uid: principal, attrs, parents: [] }, templateEntity];
     if (schema.actionEntities.length > 0) entities.push(...schema.actionEntities);
 
-    const intent = {
-      task_id: input.intent.taskId,
-      purpose: input.intent.purpose,
-      actions: input.intent.actions,
-      resources: input.intent.resources,
-      ttl_seconds: input.ttlSeconds,
-    };
+    const intent = { ...toIntentWire(input.intent), ttl_seconds: input.ttlSeconds };
     const context: Context =
       input.onBehalfOf === undefined
         ? { intent, approved: input.approved }
@@ -100,6 +99,15 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
             approved: input.approved,
             on_behalf_of: { sub: input.onBehalfOf.sub, issuer: input.onBehalfOf.issuer },
           };
+    if (input.delegation !== undefined) {
+      // Without the declaration no policy can see the chain, so none could have meant to allow it.
+      if (!schema.acceptsDelegation) return deny([], [DELEGATION_UNDECLARED]);
+      context.delegation = {
+        depth: input.delegation.depth,
+        chain: input.delegation.chain,
+        parent_lease: input.delegation.parentLease,
+      };
+    }
 
     let answer: ReturnType<typeof statefulIsAuthorized>;
     try {

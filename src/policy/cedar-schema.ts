@@ -10,7 +10,7 @@ import {
   validate,
 } from '@cedar-policy/cedar-wasm/nodejs';
 import type { AttributeValue } from '../identity/types.js';
-import type { IssuerConfig } from './broker-config.js';
+import type { IssuerConfig } from '../policy-config/broker-yaml.js';
 import type { SourceFile } from './cedar-source.js';
 
 /** A schema type reduced to what a claim can carry. */
@@ -27,6 +27,11 @@ export interface ParsedSchema {
   agentAttributes: Map<string, ClaimType>;
   /** Action entities with their groups; empty when the schema declares no action groups. */
   actionEntities: EntityJson[];
+  /**
+   * Whether the request context may carry `delegation` (a delegated token exchange). A schema
+   * without it still loads; a delegated request evaluated against it is denied, with that reason.
+   */
+  acceptsDelegation: boolean;
 }
 
 type RawType = {
@@ -87,13 +92,15 @@ export function parseSchema(file: SourceFile): { schema: ParsedSchema | undefine
   }
   if (problems.length > 0) return { schema: undefined, problems };
 
-  const schema = {
+  const schema: ParsedSchema = {
     label: file.label,
     text: file.text,
     agentAttributes,
     actionEntities: actionEntitiesOf(ns),
+    acceptsDelegation: false,
   };
-  problems.push(...probeRequestShape(schema).map(at));
+  problems.push(...probeRequestShape(schema, BASE_CONTEXTS).map(at));
+  schema.acceptsDelegation = probeRequestShape(schema, [DELEGATED_CONTEXT]).length === 0;
   return { schema: problems.length > 0 ? undefined : schema, problems };
 }
 
@@ -166,12 +173,18 @@ function actionEntitiesOf(ns: Namespace): EntityJson[] {
  * Asks Cedar, with the schema, whether it accepts the exact request shape the evaluator sends, so
  * a schema whose context or entities do not match fails at load rather than denying every request.
  */
-function probeRequestShape(schema: ParsedSchema): string[] {
-  const intent = { task_id: 't', purpose: 'p', actions: ['a'], resources: ['r'], ttl_seconds: 60 };
-  const contexts: Context[] = [
-    { intent, approved: false },
-    { intent, approved: true, on_behalf_of: { sub: 'human', issuer: 'https://idp' } },
-  ];
+const PROBE_INTENT = { task_id: 't', purpose: 'p', actions: ['a'], resources: ['r'], ttl_seconds: 60 };
+const BASE_CONTEXTS: Context[] = [
+  { intent: PROBE_INTENT, approved: false },
+  { intent: PROBE_INTENT, approved: true, on_behalf_of: { sub: 'human', issuer: 'https://idp' } },
+];
+const DELEGATED_CONTEXT: Context = {
+  intent: PROBE_INTENT,
+  approved: false,
+  delegation: { depth: 1, chain: ['parent', 'probe'], parent_lease: '00000000-0000-0000-0000-000000000000' },
+};
+
+function probeRequestShape(schema: ParsedSchema, contexts: Context[]): string[] {
   const problems = new Set<string>();
   for (const action of ['mint', 'renew']) {
     for (const context of contexts) {

@@ -1,9 +1,11 @@
 // What a loaded policy directory offers the rest of the broker. Built by load-policy-dir.ts,
 // held by PolicyStore, swapped atomically on SIGHUP.
+
+import type { Intent } from '../core/intent.js';
 import type { AttributeValue, WorkloadIdentity } from '../identity/types.js';
-import type { BrokerYaml, IssuerConfig, StaffConfig, Template } from './broker-config.js';
+import type { BrokerYaml, IssuerConfig, StaffConfig } from '../policy-config/broker-yaml.js';
+import type { Template } from '../providers/templates.js';
 import type { Decision } from './decision.js';
-import type { Intent } from './intent.js';
 
 export type PolicyAction = 'mint' | 'renew';
 
@@ -16,6 +18,16 @@ export interface EvaluationInput {
   ttlSeconds: number;
   onBehalfOf: { sub: string; issuer: string } | undefined;
   approved: boolean;
+  /** Set for a delegated token exchange: Cedar's `context.delegation`. */
+  delegation?: DelegationContext | undefined;
+}
+
+export interface DelegationContext {
+  /** 1 for the first exchange of a workload's own token, +1 for each exchange after it. */
+  depth: number;
+  /** Every agent subject in the chain, this request's agent included. */
+  chain: string[];
+  parentLease: string;
 }
 
 export interface PolicySet {

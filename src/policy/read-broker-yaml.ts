@@ -2,7 +2,7 @@
 // (`file:line: problem` for YAML syntax), so an operator can fix them all in one pass.
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { type BrokerYaml, brokerYamlSchema } from './broker-config.js';
+import { type BrokerYaml, brokerYamlSchema } from '../policy-config/broker-yaml.js';
 
 export function readBrokerYaml(
   label: string,

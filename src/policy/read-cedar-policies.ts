@@ -8,7 +8,7 @@ import {
   policyToJson,
   validate,
 } from '@cedar-policy/cedar-wasm/nodejs';
-import type { Template } from './broker-config.js';
+import type { Template } from '../providers/templates.js';
 import type { ParsedSchema } from './cedar-schema.js';
 import { type SourceFile, splitPolicies } from './cedar-source.js';
 import { type Annotations, type PermitObligations, readObligations } from './obligations.js';

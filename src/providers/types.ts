@@ -1,7 +1,8 @@
 // The one small interface every credential provider implements. Providers know their target
 // system and their template's ceiling; they never touch the lease table (the lease service does).
-import type { Intent } from '../policy/intent.js';
-import type { ProviderKind, Template } from '../policy/broker-config.js';
+import type { Intent } from '../core/intent.js';
+import type { ActClaim, LeaseTokenType } from '../db/schema/leases.js';
+import type { ProviderKind, Template } from './templates.js';
 
 export interface JwtCredential {
   type: 'jwt';
@@ -41,6 +42,12 @@ export interface IssueInput<T extends Template, G> {
   taskId: string;
   issuedAt: Date;
   expiresAt: Date;
+  /** A delegated lease (RFC 8693 §4.1): the chain's subject and its nested actors. jwt only. */
+  delegation?: { subject: string; act: ActClaim } | undefined;
+  /** jwt only: a transaction token instead of an access token. */
+  tokenType?: LeaseTokenType | undefined;
+  /** The granted intent (a transaction token carries it as `tctx`). */
+  intent?: Intent | undefined;
 }
 
 export interface Issued {
@@ -79,7 +86,16 @@ export interface Provider<T extends Template = Template, G = unknown> {
   renew(input: IssueInput<T, G> & { revocation: Record<string, unknown> | undefined }): Promise<Issued>;
   /** Removes the credential. Idempotent: already gone is success. Throws to be retried later. */
   revoke(input: RevokeInput): Promise<void>;
+  /**
+   * Periodic clean-up at the target of what a crash can leave behind (a role created for a lease
+   * that then failed). `ended` says which of the given leases are over; their credentials are
+   * removed. Returns how many were. Providers with nothing outside the broker have none.
+   */
+  reconcile?(ended: EndedLeases): Promise<number>;
 }
+
+/** Of these lease ids, the ones whose lease is over (the lease table's answer; unknown ids are left out). */
+export type EndedLeases = (leaseIds: readonly string[]) => Promise<string[]>;
 
 export type AnyProvider = Provider<Template, unknown>;
 export type ProviderRegistry = Partial<Record<ProviderKind, AnyProvider>>;

@@ -1,7 +1,22 @@
 // A provider revocation that failed: scheduled again with backoff, and after REVOKE_MAX_ATTEMPTS
 // failures moved to `revoke_failed` (audited, logged at error level, announced), retried slowly.
 import { sql } from 'drizzle-orm';
-import type { RevocationDeps } from './revoker.js';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { RevokeFailedNotifier } from './revoke-failed-notifier.js';
+
+/** The part of the revoker's dependencies a retry needs. */
+export interface RetryDeps {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  /** Failed provider attempts after which a lease is `revoke_failed`. */
+  maxAttempts: number;
+  failureNotifier?: RevokeFailedNotifier | undefined;
+}
 
 const MAX_BACKOFF_SECONDS = 300;
 /** A `revoke_failed` lease is still retried, this often: the target may come back. */
@@ -17,7 +32,7 @@ interface FailedRow extends Record<string, unknown> {
   last_error: string | null;
 }
 
-export async function deferRetry(deps: RevocationDeps, leaseId: string, error: unknown): Promise<void> {
+export async function deferRetry(deps: RetryDeps, leaseId: string, error: unknown): Promise<void> {
   const now = deps.clock.now();
   const at = now.toISOString();
   const message = error instanceof Error ? error.message : String(error);

@@ -116,13 +116,23 @@ export class Revoker {
     const sef = this.sideEffectFree();
     const states = options.states as string[];
     const lock = options.skipLocked ? sql`for update skip locked` : sql`for update`;
+    const lockLeases = options.skipLocked ? sql`for update of l skip locked` : sql`for update of l`;
     const limit = options.limit === undefined ? sql`` : sql`limit ${options.limit}`;
     const order = options.skipLocked ? sql`order by expires_at` : sql`order by id`;
+    // Delegated leases (token exchange chains) end with their parent, in this same statement.
     const rows = await db.execute<MarkedRow>(sql`
-      with target as (
+      with recursive roots as (
         select id from leases
         where ${inList(sql`state`, states)} and ${options.filter}
         ${order} ${limit} ${lock}
+      ), tree (id, parent) as (
+        select id, null::uuid from roots
+        union
+        select c.id, c.parent_lease_id from leases c join tree t on c.parent_lease_id = t.id
+      ), target as (
+        select l.id, tree.parent from leases l join tree on tree.id = l.id
+        where ${inList(sql`l.state`, states)} and (tree.parent is null or l.id not in (select id from roots))
+        order by l.id ${lockLeases}
       ), upd as (
         update leases l set
           state = case when ${inList(sql`l.provider`, sef)} and l.state = 'active' then ${options.outcome} else 'revoking' end,
@@ -134,11 +144,12 @@ export class Revoker {
           updated_at = ${now.toISOString()}::timestamptz
         from target where l.id = target.id
         returning l.id, l.state, l.provider, l.template, l.agent, l.agent_issuer, l.on_behalf_of,
-                  l.revocation, l.revoke_outcome
+                  l.revocation, l.revoke_outcome, target.parent
       ), aud as (
         insert into audit_events (at, event, request_id, agent, agent_issuer, on_behalf_of, actor, lease_id, template, detail)
         select ${now.toISOString()}::timestamptz, 'lease.' || upd.state, ${options.requestId ?? null}, upd.agent, upd.agent_issuer,
-               upd.on_behalf_of, ${options.actor}, upd.id, upd.template, jsonb_build_object('reason', ${options.reason}::text)
+               upd.on_behalf_of, ${options.actor}, upd.id, upd.template,
+               jsonb_strip_nulls(jsonb_build_object('reason', ${options.reason}::text, 'delegated_from', upd.parent))
         from upd
       )
       select id, state, provider, template, revocation, revoke_outcome from upd`);

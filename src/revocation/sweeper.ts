@@ -51,6 +51,8 @@ export interface SweeperDeps {
   retention: { leaseSeconds: number; deliverySeconds: number };
   /** Further periodic work, by name (approval expiry, provider reconciliation, key refresh). */
   tasks?: Readonly<Record<string, SweepTask>>;
+  /** How long one sweep keeps sealing the audit backlog (default SEAL_BUDGET_MS). */
+  sealBudgetMs?: number;
 }
 
 export class Sweeper {
@@ -173,7 +175,7 @@ export class Sweeper {
    * an outage) cannot hold the sweep; the next tick continues.
    */
   private async seal(): Promise<number> {
-    const deadline = performance.now() + SEAL_BUDGET_MS;
+    const deadline = performance.now() + (this.deps.sealBudgetMs ?? SEAL_BUDGET_MS);
     let sealed = 0;
     for (;;) {
       const n = await sealAuditLog(this.deps.database.sql, { batchSize: SEAL_BATCH });

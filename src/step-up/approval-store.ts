@@ -2,6 +2,7 @@
 // lease second (the same order everywhere, so two replicas never deadlock) and commits together
 // with a pg_notify that wakes collectors on every replica.
 import { and, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { decodeCursor, encodeCursor } from '../core/cursor.js';
 import type { Db, DbOrTx } from '../db/client.js';
 import {
   type Approval,
@@ -61,22 +62,6 @@ export async function votesFor(
   return byApproval;
 }
 
-/** Cursor = base64url("<created_at ms>:<id>"): paging stays stable while requests arrive. */
-function encodeCursor(approval: Approval): string {
-  return Buffer.from(`${approval.createdAt.getTime()}:${approval.id}`).toString('base64url');
-}
-
-/** Strict: a forged cursor is a 400, never a cast error in SQL. */
-function decodeCursor(cursor: string): { at: Date; id: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = /^(\d{1,15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(text);
-  if (!match)
-    throw problems.badRequest('invalid cursor', [
-      { field: 'cursor', message: 'not a cursor this API returned' },
-    ]);
-  return { at: new Date(Number(match[1])), id: match[2]! };
-}
-
 /** Newest first. */
 export async function listApprovals(
   db: Db,
@@ -86,6 +71,11 @@ export async function listApprovals(
   if (filter.status) where.push(eq(approvals.status, filter.status));
   if (filter.cursor) {
     const cursor = decodeCursor(filter.cursor);
+    if (!cursor) {
+      throw problems.badRequest('invalid cursor', {
+        errors: [{ field: 'cursor', message: 'not a cursor this API returned' }],
+      });
+    }
     where.push(
       sql`(${approvals.createdAt}, ${approvals.id}) < (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`,
     );

@@ -1,5 +1,6 @@
 // The JSON shape of a step-up request as staff see it (API and console). Built from the approval,
 // its lease and its votes; never holds a secret (leases hold none).
+import { toIntentWire } from '../core/intent.js';
 import type { Approval, ApprovalStatus, ApprovalVote, Lease, LeaseState } from '../db/schema/index.js';
 
 export interface ApprovalVoteView {
@@ -63,12 +64,7 @@ export function toApprovalView(
     agent: lease.agent,
     agent_issuer: lease.agentIssuer,
     on_behalf_of: lease.onBehalfOf ?? null,
-    intent: {
-      task_id: lease.intent.taskId,
-      purpose: lease.intent.purpose,
-      actions: lease.intent.actions,
-      resources: lease.intent.resources,
-    },
+    intent: toIntentWire(lease.intent),
     // The granted TTL: the lease keeps expiry relative to creation until issued, then to issue.
     ttl_seconds: Math.round(
       (lease.expiresAt.getTime() - (lease.issuedAt ?? lease.createdAt).getTime()) / 1000,

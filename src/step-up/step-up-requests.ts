@@ -78,6 +78,8 @@ export class StepUpRequests {
       decidedBy: null,
       reason: null,
       collectedAt: null,
+      // The request that opened the step-up counts as the first CIBA poll (the client waits `interval`).
+      lastPolledAt: lease.createdAt,
     };
     const audits = [
       decisionAudit,

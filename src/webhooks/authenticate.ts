@@ -4,9 +4,9 @@
 // therefore claimed too, under a key no delivery id can spell ('/' is not allowed in one).
 import { createHash } from 'node:crypto';
 import type { DbOrTx } from '../db/client.js';
+import { problems } from '../problem.js';
 import { claimReplayKeys, parseDeliveryId } from './delivery-store.js';
 import { verifyWebhookSignature, type WebhookBody } from './signature.js';
-import { replayedDelivery } from './webhook-problems.js';
 
 export interface WebhookCall {
   /** X-Broker-Signature, as received (undefined when absent). */
@@ -46,6 +46,7 @@ export async function authenticateWebhook(
   });
   const deliveryId = parseDeliveryId(call.deliveryId);
   const fresh = await claimReplayKeys(db, [deliveryId, messageKey(timestamp, call.rawBody)], opts.now);
-  if (!fresh) throw replayedDelivery(`delivery ${deliveryId} or this signed message was already accepted`);
+  if (!fresh)
+    throw problems.replayedDelivery(`delivery ${deliveryId} or this signed message was already accepted`);
   return { deliveryId, timestamp };
 }

@@ -2,7 +2,7 @@
 // (anomaly, task-completed) and signs its own approval notifications with the same scheme.
 //   X-Broker-Signature: t=<unix seconds>,v1=<hex hmac-sha256(secret, "<t>.<raw body>")>
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { invalidSignature } from './webhook-problems.js';
+import { problems } from '../problem.js';
 
 export const SIGNATURE_HEADER = 'X-Broker-Signature';
 export const DELIVERY_HEADER = 'X-Broker-Delivery';
@@ -52,10 +52,12 @@ interface ParsedHeader {
 
 function parseHeader(header: string | null | undefined): ParsedHeader {
   if (header === undefined || header === null || header.trim() === '') {
-    throw invalidSignature(`missing ${SIGNATURE_HEADER} header`);
+    throw problems.invalidSignature(`missing ${SIGNATURE_HEADER} header`);
   }
   const malformed = (why: string) =>
-    invalidSignature(`malformed ${SIGNATURE_HEADER} header (${why}); expected t=<unix seconds>,v1=<hex>`);
+    problems.invalidSignature(
+      `malformed ${SIGNATURE_HEADER} header (${why}); expected t=<unix seconds>,v1=<hex>`,
+    );
   if (header.length > MAX_HEADER_LENGTH) throw malformed(`longer than ${MAX_HEADER_LENGTH} characters`);
   let t: string | undefined;
   const v1: Buffer[] = [];
@@ -76,7 +78,7 @@ function parseHeader(header: string | null | undefined): ParsedHeader {
     // Other keys (a future v2 scheme) are ignored, so senders can add one before we verify it.
   }
   if (t === undefined) throw malformed('no t');
-  if (v1.length === 0) throw invalidSignature(`${SIGNATURE_HEADER} header has no v1 signature`);
+  if (v1.length === 0) throw problems.invalidSignature(`${SIGNATURE_HEADER} header has no v1 signature`);
   return { t, v1 };
 }
 
@@ -100,10 +102,12 @@ export function verifyWebhookSignature(input: VerifyWebhookSignatureInput): { ti
   const timestamp = Number(t);
   const age = Math.floor(input.now.getTime() / 1000) - timestamp;
   if (age > tolerance) {
-    throw invalidSignature(`signature timestamp is ${age} s old (tolerance ${tolerance} s)`);
+    throw problems.invalidSignature(`signature timestamp is ${age} s old (tolerance ${tolerance} s)`);
   }
   if (-age > tolerance) {
-    throw invalidSignature(`signature timestamp is ${-age} s in the future (tolerance ${tolerance} s)`);
+    throw problems.invalidSignature(
+      `signature timestamp is ${-age} s in the future (tolerance ${tolerance} s)`,
+    );
   }
 
   // Every candidate is compared (no early exit), each in constant time over 32-byte buffers.
@@ -112,6 +116,7 @@ export function verifyWebhookSignature(input: VerifyWebhookSignatureInput): { ti
     const expected = hmac(secret, t, input.rawBody);
     for (const candidate of v1) match = timingSafeEqual(candidate, expected) || match;
   }
-  if (!match) throw invalidSignature('signature does not match the body (wrong secret or altered body)');
+  if (!match)
+    throw problems.invalidSignature('signature does not match the body (wrong secret or altered body)');
   return { timestamp };
 }

@@ -3,29 +3,26 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestBroker, startTestBroker } from '../helpers/broker.js';
 import {
   APPROVAL_POLICIES,
   APPROVAL_TEMPLATES,
-  FREEZE_POLICY,
-  PURGE_REQUEST,
   approve,
   auditEvents,
   collect,
   deny,
+  FREEZE_POLICY,
   leaseState,
+  PURGE_REQUEST,
   requestStepUp,
-} from './fixtures.js';
+  startApprovalsBroker,
+} from '../helpers/approvals.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 
 let t: TestBroker;
-
 beforeAll(async () => {
-  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+  t = await startApprovalsBroker();
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 describe('an approval request nobody decides', () => {
   it('expires after 15 minutes by default: the sweeper denies the lease with "approval expired"', async () => {
@@ -37,7 +34,10 @@ describe('an approval request nobody decides', () => {
     t.clock.advance(1);
     const report = await t.broker.sweeper.sweep();
     expect(report.extra.approvals).toBeGreaterThanOrEqual(1);
-    expect(await leaseState(t, pending.leaseId)).toEqual({ state: 'denied', revoke_reason: 'approval expired' });
+    expect(await leaseState(t, pending.leaseId)).toEqual({
+      state: 'denied',
+      revoke_reason: 'approval expired',
+    });
     expect((await t.broker.approvals.get(pending.approvalId))?.status).toBe('expired');
 
     const res = await collect(t, pending.approvalId, await t.agentToken());
@@ -57,7 +57,10 @@ describe('an approval request nobody decides', () => {
     const res = await collect(t, pending.approvalId, await t.agentToken());
     expect(res.status).toBe(403);
     expect(res.body.detail).toBe('approval expired');
-    expect(await leaseState(t, pending.leaseId)).toEqual({ state: 'denied', revoke_reason: 'approval expired' });
+    expect(await leaseState(t, pending.leaseId)).toEqual({
+      state: 'denied',
+      revoke_reason: 'approval expired',
+    });
   });
 
   it('cannot be approved once its window has passed', async () => {
@@ -116,7 +119,9 @@ describe('bad input', () => {
 
   it('approves without a body', async () => {
     const pending = await requestStepUp(t);
-    const res = await t.request('POST', `/v1/approvals/${pending.approvalId}/approve`, { token: await t.staffToken('sam') });
+    const res = await t.request('POST', `/v1/approvals/${pending.approvalId}/approve`, {
+      token: await t.staffToken('sam'),
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body.reason).toBeNull();
   });
@@ -124,7 +129,9 @@ describe('bad input', () => {
   it('bounds the long-poll to 60 seconds', async () => {
     const pending = await requestStepUp(t);
     for (const wait of ['61', '-1', 'soon']) {
-      const res = await t.request('GET', `/v1/approvals/${pending.approvalId}?wait=${wait}`, { token: pending.agentToken });
+      const res = await t.request('GET', `/v1/approvals/${pending.approvalId}?wait=${wait}`, {
+        token: pending.agentToken,
+      });
       expect(res.status).toBe(400);
       expect(res.body.errors[0].field).toBe('query.wait');
     }
@@ -135,8 +142,12 @@ describe('bad input', () => {
     const staff = await t.staffToken('sam');
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
       expect((await t.request('GET', `/v1/approvals/${id}`, { token })).status).toBe(404);
-      expect((await t.request('POST', `/v1/approvals/${id}/approve`, { token: staff, body: {} })).status).toBe(404);
-      expect((await t.request('POST', `/v1/approvals/${id}/deny`, { token: staff, body: { reason: 'x' } })).status).toBe(404);
+      expect(
+        (await t.request('POST', `/v1/approvals/${id}/approve`, { token: staff, body: {} })).status,
+      ).toBe(404);
+      expect(
+        (await t.request('POST', `/v1/approvals/${id}/deny`, { token: staff, body: { reason: 'x' } })).status,
+      ).toBe(404);
     }
   });
 

@@ -2,28 +2,23 @@
 // collects its credential exactly once; deny; long-poll; listing; renewal; idempotent replay.
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type TestBroker, startTestBroker } from '../helpers/broker.js';
 import {
-  APPROVAL_POLICIES,
-  APPROVAL_TEMPLATES,
-  PURGE_REQUEST,
   approve,
   auditEvents,
   collect,
   deny,
   leaseState,
+  PURGE_REQUEST,
   requestStepUp,
-} from './fixtures.js';
+  startApprovalsBroker,
+} from '../helpers/approvals.js';
+import type { TestBroker } from '../helpers/broker.js';
 
 let t: TestBroker;
-
 beforeAll(async () => {
-  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
+  t = await startApprovalsBroker();
 });
-
-afterAll(async () => {
-  await t?.close();
-});
+afterAll(async () => t?.close());
 
 describe('a request that needs step-up', () => {
   it('is answered 202 with a pending approval and a lease waiting for it', async () => {
@@ -34,7 +29,11 @@ describe('a request that needs step-up', () => {
 
     const res = await collect(t, pending.approvalId, pending.agentToken);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ approval_id: pending.approvalId, status: 'pending', lease_id: pending.leaseId });
+    expect(res.body).toEqual({
+      approval_id: pending.approvalId,
+      status: 'pending',
+      lease_id: pending.leaseId,
+    });
   });
 
   it('is listed for staff with what they need to decide, and nothing secret', async () => {
@@ -49,7 +48,12 @@ describe('a request that needs step-up', () => {
       agent: 'agent-reports',
       agent_issuer: 'test',
       on_behalf_of: null,
-      intent: { task_id: 't-admin', purpose: 'republish the monthly report', actions: ['reports:admin'], resources: [] },
+      intent: {
+        task_id: 't-admin',
+        purpose: 'republish the monthly report',
+        actions: ['reports:admin'],
+        resources: [],
+      },
       ttl_seconds: 300,
       policies: ['reports-admin-needs-approval'],
       group: 'security-oncall',
@@ -77,7 +81,11 @@ describe('a request that needs step-up', () => {
 
     const first = await collect(t, pending.approvalId, pending.agentToken);
     expect(first.status, first.text).toBe(201);
-    expect(first.body).toMatchObject({ lease_id: pending.leaseId, template: 'reports-admin', credential: { type: 'jwt' } });
+    expect(first.body).toMatchObject({
+      lease_id: pending.leaseId,
+      template: 'reports-admin',
+      credential: { type: 'jwt' },
+    });
     const claims = decodeJwt(first.body.credential.token);
     expect(claims).toMatchObject({ jti: pending.leaseId, scope: 'reports:admin', sub: 'agent-reports' });
     expect((await leaseState(t, pending.leaseId)).state).toBe('active');
@@ -95,7 +103,11 @@ describe('a request that needs step-up', () => {
     const pending = await requestStepUp(t, PURGE_REQUEST);
     const one = await approve(t, pending.approvalId, 'sam');
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ status: 'pending', required_approvals: 2, approvals: [{ approver: 'sam' }] });
+    expect(one.body).toMatchObject({
+      status: 'pending',
+      required_approvals: 2,
+      approvals: [{ approver: 'sam' }],
+    });
     expect((await collect(t, pending.approvalId, pending.agentToken)).status).toBe(200);
 
     // The same person again does not count twice.
@@ -139,7 +151,11 @@ describe('a request that needs step-up', () => {
     await vi.waitFor(() => expect(t.broker.stepUp.events.parked(pending.approvalId)).toBe(1));
     const denied = await deny(t, pending.approvalId, 'sam', 'no ticket for this change');
     expect(denied.status).toBe(200);
-    expect(denied.body).toMatchObject({ status: 'denied', decided_by: 'sam', reason: 'no ticket for this change' });
+    expect(denied.body).toMatchObject({
+      status: 'denied',
+      decided_by: 'sam',
+      reason: 'no ticket for this change',
+    });
 
     const res = await waiting;
     expect(res.status).toBe(403);
@@ -175,7 +191,9 @@ describe('a request that needs step-up', () => {
       { event: 'lease.issued', actor: 'provider:jwt', decision: null },
       { event: 'approval.collected', actor: 'agent:agent-reports', decision: null },
     ]);
-    const audit = await t.request('GET', `/v1/audit?lease_id=${pending.leaseId}`, { token: await t.staffToken('sam') });
+    const audit = await t.request('GET', `/v1/audit?lease_id=${pending.leaseId}`, {
+      token: await t.staffToken('sam'),
+    });
     expect(audit.status).toBe(200);
     expect(audit.body.items).toHaveLength(events.length);
   });
@@ -187,7 +205,10 @@ describe('a request that needs step-up', () => {
     expect(issued.status).toBe(201);
     t.clock.advance(60);
     const token = await t.agentToken();
-    const renewed = await t.request('POST', `/v1/leases/${pending.leaseId}/renew`, { token, body: { ttl_seconds: 600 } });
+    const renewed = await t.request('POST', `/v1/leases/${pending.leaseId}/renew`, {
+      token,
+      body: { ttl_seconds: 600 },
+    });
     expect(renewed.status, renewed.text).toBe(200);
     expect(Date.parse(renewed.body.expires_at)).toBeGreaterThan(Date.parse(issued.body.expires_at));
   });

@@ -3,20 +3,19 @@
 // for, one person voting twice, tokens that are not staff tokens. Every refusal leaves the request
 // as it was, and is audited.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STAFF_AUDIENCE, type TestBroker, startTestBroker } from '../helpers/broker.js';
-import { type TestIssuer, createTestIssuer } from '../helpers/issuer.js';
 import {
   ADMIN_REQUEST,
-  APPROVAL_POLICIES,
-  APPROVAL_TEMPLATES,
-  PURGE_REQUEST,
   approve,
   auditEvents,
   collect,
   deny,
   leaseState,
+  PURGE_REQUEST,
   requestStepUp,
-} from './fixtures.js';
+  startApprovalsBroker,
+} from '../helpers/approvals.js';
+import { STAFF_AUDIENCE, type TestBroker } from '../helpers/broker.js';
+import { createTestIssuer, type TestIssuer } from '../helpers/issuer.js';
 
 const FORBIDDEN = 'urn:jit-broker:problem:forbidden';
 
@@ -24,8 +23,13 @@ let t: TestBroker;
 let stranger: TestIssuer;
 
 beforeAll(async () => {
-  t = await startTestBroker({ templates: APPROVAL_TEMPLATES, policies: APPROVAL_POLICIES });
-  stranger = await createTestIssuer({ alg: 'ES256', jwks: 'file', issuer: 'https://sso.evil.example', clock: t.clock });
+  t = await startApprovalsBroker();
+  stranger = await createTestIssuer({
+    alg: 'ES256',
+    jwks: 'file',
+    issuer: 'https://sso.evil.example',
+    clock: t.clock,
+  });
 });
 
 afterAll(async () => {
@@ -73,7 +77,10 @@ describe('the agent that asked', () => {
   it('cannot approve, deny or list with its own workload token: 403, and nothing changes', async () => {
     const pending = await requestStepUp(t);
     const agent = pending.agentToken;
-    const approveRes = await t.request('POST', `/v1/approvals/${pending.approvalId}/approve`, { token: agent, body: {} });
+    const approveRes = await t.request('POST', `/v1/approvals/${pending.approvalId}/approve`, {
+      token: agent,
+      body: {},
+    });
     expect(approveRes.status).toBe(403);
     expect(approveRes.body.type).toBe(FORBIDDEN);
     const denyRes = await t.request('POST', `/v1/approvals/${pending.approvalId}/deny`, {
@@ -91,13 +98,20 @@ describe('the agent that asked', () => {
     const pending = await requestStepUp(t);
     const res = await approve(t, pending.approvalId, 'agent-reports');
     expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ type: FORBIDDEN, detail: 'the agent that made a request may not approve it' });
+    expect(res.body).toMatchObject({
+      type: FORBIDDEN,
+      detail: 'the agent that made a request may not approve it',
+    });
     await expectUntouched(pending.approvalId, pending.leaseId);
     const events = await auditEvents(t, pending.leaseId);
-    expect(events.at(-1)).toEqual({ event: 'approval.refused', actor: 'staff:agent-reports', decision: 'refused' });
+    expect(events.at(-1)).toEqual({
+      event: 'approval.refused',
+      actor: 'staff:agent-reports',
+      decision: 'refused',
+    });
   });
 
-  it('cannot collect another agent\'s approval: 404, and the owner still collects it', async () => {
+  it("cannot collect another agent's approval: 404, and the owner still collects it", async () => {
     const pending = await requestStepUp(t);
     await approve(t, pending.approvalId, 'sam');
     const other = await t.agentToken('agent-other');
@@ -140,7 +154,10 @@ describe('the human the agent acts for (on_behalf_of)', () => {
 describe('one person approving twice', () => {
   it('counts once, even when both votes race: one 200, one 409 "already approved"', async () => {
     const pending = await requestStepUp(t, PURGE_REQUEST);
-    const [a, b] = await Promise.all([approve(t, pending.approvalId, 'sam'), approve(t, pending.approvalId, 'sam')]);
+    const [a, b] = await Promise.all([
+      approve(t, pending.approvalId, 'sam'),
+      approve(t, pending.approvalId, 'sam'),
+    ]);
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     const conflict = a.status === 409 ? a : b;
     expect(conflict.body).toMatchObject({

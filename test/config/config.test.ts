@@ -134,6 +134,7 @@ describe('loadConfig accepts valid values', () => {
       staffClientSecret: undefined,
       approvalWebhookUrl: undefined,
       awsEndpointUrlSts: undefined,
+      txnTokenAudience: undefined,
       targetUrls: {},
     });
   });
@@ -162,6 +163,7 @@ describe('loadConfig accepts valid values', () => {
       STAFF_CLIENT_SECRET: 'console-secret',
       APPROVAL_WEBHOOK_URL: 'https://hooks.example.com/approvals',
       AWS_ENDPOINT_URL_STS: 'http://localstack:4566',
+      TXN_TOKEN_AUDIENCE: 'https://trust-domain.example',
       TARGET_ORDERS_URL: 'postgres://admin:pw@orders.internal/orders',
       TARGET_BILLING_DB_URL: 'postgresql://admin:pw@billing.internal/billing',
     });
@@ -175,6 +177,7 @@ describe('loadConfig accepts valid values', () => {
       sweepIntervalSeconds: 3600,
       logLevel: 'warn',
       awsEndpointUrlSts: 'http://localstack:4566',
+      txnTokenAudience: 'https://trust-domain.example',
       targetUrls: {
         orders: 'postgres://admin:pw@orders.internal/orders',
         billing_db: 'postgresql://admin:pw@billing.internal/billing',

@@ -11,7 +11,7 @@ import { policyChecks } from '../../src/policy-checks.js';
 import { createJwtProvider } from '../../src/providers/jwt/jwt-provider.js';
 import { KeyStore } from '../../src/providers/jwt/key-store.js';
 import type { ProviderRegistry } from '../../src/providers/types.js';
-import type { StaffConfig } from '../../src/policy/broker-config.js';
+import type { StaffConfig } from '../../src/policy-config/broker-yaml.js';
 import { type TestDatabase, createTestDatabase } from './db.js';
 import { type TestIssuer, createTestIssuer, issuerConfig, staffConfig } from './issuer.js';
 import { DEFAULT_SCHEMA, writePolicyDir } from './policy-dir.js';
@@ -73,6 +73,10 @@ export interface TestBrokerOptions {
   clock?: ManualClock;
   /** Over the `staff:` section (e.g. a real OIDC provider as the staff IdP: issuer, jwks_uri, jwks_file: undefined). */
   staff?: Partial<StaffConfig>;
+  /** `resource_servers:` of broker.yaml (RFC 7662 callers). */
+  resourceServers?: object[];
+  /** Extra files in the policy directory (a resource server's jwks_file). */
+  files?: Record<string, string>;
 }
 
 export interface TestBroker {
@@ -88,7 +92,11 @@ export interface TestBroker {
   logs: string[];
   agentToken(sub?: string, claims?: Record<string, unknown>): Promise<string>;
   staffToken(sub: string, groups?: string[], claims?: Record<string, unknown>): Promise<string>;
-  request(method: string, path: string, init?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<TestResponse>;
+  request(
+    method: string,
+    path: string,
+    init?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<TestResponse>;
   close(): Promise<void>;
 }
 
@@ -113,14 +121,23 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     issuers: [
       issuerConfig(issuer, {
         name: 'test',
-        attributes: { namespace: ['kubernetes.io', 'namespace'], service_account: ['kubernetes.io', 'serviceaccount', 'name'] },
+        attributes: {
+          namespace: ['kubernetes.io', 'namespace'],
+          service_account: ['kubernetes.io', 'serviceaccount', 'name'],
+        },
       }),
     ],
-    staff: staffConfig(staffIssuer, { audience: STAFF_AUDIENCE, client_id: 'jit-broker-console', ...options.staff }),
+    staff: staffConfig(staffIssuer, {
+      audience: STAFF_AUDIENCE,
+      client_id: 'jit-broker-console',
+      ...options.staff,
+    }),
     templates: options.templates ?? TEST_TEMPLATES,
     limits: options.limits,
     schema: options.schema ?? DEFAULT_SCHEMA,
     policies: options.policies ?? TEST_POLICIES,
+    ...(options.resourceServers ? { resourceServers: options.resourceServers } : {}),
+    ...(options.files ? { files: options.files } : {}),
   });
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -141,7 +158,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   const logger = createLogger('debug', sink);
   const keyStore = await KeyStore.open({ database, masterKey: TEST_MASTER_KEY, clock, logger });
   const providers: ProviderRegistry = {
-    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer }) as ProviderRegistry['jwt'],
+    jwt: createJwtProvider({ keyStore, issuer: config.brokerIssuer, txnTokenAudience: config.txnTokenAudience }) as ProviderRegistry['jwt'],
     ...options.providers,
   };
   const policies = await PolicyStore.open(policyDir, policyChecks(providers));
@@ -199,10 +216,19 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
 }
 
 /** A valid credential request body for the default test templates. */
-export function credentialRequest(overrides: Record<string, unknown> = {}, intent: Record<string, unknown> = {}) {
+export function credentialRequest(
+  overrides: Record<string, unknown> = {},
+  intent: Record<string, unknown> = {},
+) {
   return {
     template: 'reports-api',
-    intent: { task_id: 't-42', purpose: 'monthly report', actions: ['reports:read'], resources: [], ...intent },
+    intent: {
+      task_id: 't-42',
+      purpose: 'monthly report',
+      actions: ['reports:read'],
+      resources: [],
+      ...intent,
+    },
     ...overrides,
   };
 }

@@ -1,7 +1,8 @@
 // A real HTTP server on 127.0.0.1 speaking the AWS Query protocol (form-encoded request, XML
 // response) the AWS SDK for STS and IAM uses, so tests drive the real SDK over the wire and
 // assert exactly what it sent. startFakeSts() answers AssumeRole like STS does and records every
-// request; startAwsQueryServer() is the bare protocol for other services (IAM).
+// request, and GetCallerIdentity for the sessions it issued (signed with their access key);
+// startAwsQueryServer() is the bare protocol for other services (IAM).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -257,9 +258,38 @@ function errorReply(error: FakeStsError): QueryReply {
   };
 }
 
+/** Who the caller is, for a session this fake issued (by the access key it signed with). */
+function callerIdentity(
+  r: RecordedAssumeRole,
+  issued: IssuedStsCredentials[],
+  sessions: Map<string, RecordedAssumeRole>,
+): QueryReply {
+  const session = r.accessKeyId === undefined ? undefined : sessions.get(r.accessKeyId);
+  const creds = issued.find((c) => c.accessKeyId === r.accessKeyId);
+  if (!session || !creds || creds.expiration.getTime() <= Date.now()) {
+    return errorReply({
+      code: 'InvalidClientTokenId',
+      message: 'The security token included in the request is invalid.',
+      status: 403,
+    });
+  }
+  const [, account = '000000000000', roleName = 'role'] =
+    /^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(session.roleArn ?? '') ?? [];
+  const name = session.roleSessionName ?? '';
+  return {
+    status: 200,
+    xml:
+      '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>' +
+      `<Arn>arn:aws:sts::${account}:assumed-role/${xmlEscape(roleName)}/${xmlEscape(name)}</Arn>` +
+      `<UserId>AROA${account}:${xmlEscape(name)}</UserId><Account>${account}</Account>` +
+      `</GetCallerIdentityResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
+  };
+}
+
 export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSts> {
   const requests: RecordedAssumeRole[] = [];
   const issued: IssuedStsCredentials[] = [];
+  const sessions = new Map<string, RecordedAssumeRole>();
   const queue: FakeStsError[] = [];
   let always: FakeStsError | undefined;
   const now = options.now ?? (() => new Date());
@@ -275,6 +305,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
         status: 403,
       });
     }
+    if (recorded.action === 'GetCallerIdentity') return callerIdentity(recorded, issued, sessions);
     if (recorded.action !== 'AssumeRole') {
       return errorReply({ code: 'InvalidAction', message: `Could not find operation ${recorded.action}` });
     }
@@ -293,6 +324,7 @@ export async function startFakeSts(options: FakeStsOptions = {}): Promise<FakeSt
       ),
     };
     issued.push(creds);
+    sessions.set(creds.accessKeyId, recorded);
     const packed = Math.min(100, Math.ceil(((recorded.policy?.length ?? 0) * 100) / 2048 / 2));
     return { status: 200, xml: successXml(recorded, creds, packed) };
   });

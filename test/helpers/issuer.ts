@@ -19,7 +19,7 @@ import {
   SignJWT,
 } from 'jose';
 import { type Clock, systemClock } from '../../src/clock.js';
-import type { IssuerConfig, StaffConfig } from '../../src/policy/broker-config.js';
+import type { IssuerConfig, StaffConfig } from '../../src/policy-config/broker-yaml.js';
 
 export type TestAlg = 'ES256' | 'RS256' | 'EdDSA';
 

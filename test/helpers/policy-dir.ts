@@ -68,6 +68,8 @@ export interface PolicyDirOptions {
   issuers?: object[];
   /** `staff:` of the default broker.yaml (default: none). */
   staff?: object;
+  /** `resource_servers:` of the default broker.yaml (default: none). */
+  resourceServers?: object[];
   /** Templates of the default broker.yaml (default: DEFAULT_TEMPLATES). */
   templates?: Record<string, object>;
   /** `limits:` of the default broker.yaml (default: none, i.e. the broker's defaults). */
@@ -94,6 +96,7 @@ export async function rewritePolicyDir(dir: string, opts: PolicyDirOptions = {})
       issuers: opts.issuers ?? [DEFAULT_ISSUER],
       ...(opts.staff ? { staff: opts.staff } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.resourceServers ? { resource_servers: opts.resourceServers } : {}),
       templates: opts.templates ?? DEFAULT_TEMPLATES,
     } as object);
   const files: Record<string, string> = {

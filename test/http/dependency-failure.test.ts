@@ -9,21 +9,20 @@ import { createLogger } from '../../src/logger.js';
 import { createPostgresProvider, type PostgresProvider } from '../../src/providers/postgres/index.js';
 import type { AnyProvider } from '../../src/providers/types.js';
 import {
+  credentialRequest,
+  startTestBroker,
   TEST_POLICIES,
   TEST_TEMPLATES,
   type TestBroker,
   type TestResponse,
-  credentialRequest,
-  startTestBroker,
 } from '../helpers/broker.js';
-import { type TestDatabase, createTestDatabase } from '../helpers/db.js';
-import { createTargetDatabase, type TargetDatabase } from '../helpers/target-db.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ORDERS_POLICY, ORDERS_TEMPLATE, ordersRequest } from '../helpers/orders.js';
+import { createTargetDatabase, type TargetDatabase } from '../helpers/target-db.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** connect_timeout is 5 s: an answer must come well before a client would give up. */
 const BOUND_MS = 8_000;
-
 
 /** The test's own view of the broker's database, never through the proxy. */
 let direct: TestDatabase;
@@ -77,6 +76,18 @@ async function timed(run: () => Promise<TestResponse>): Promise<TestResponse & {
   const started = performance.now();
   const res = await run();
   return { ...res, ms: performance.now() - started };
+}
+
+/** Introspection answers OAuth clients in OAuth's error shape (RFC 6749 §5.2). */
+function expectIntrospectionUnavailable(res: TestResponse & { ms: number }, reason: RegExp) {
+  expect(res.status, res.text).toBe(503);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+  expect(res.body).toEqual({
+    error: 'temporarily_unavailable',
+    error_description: expect.stringMatching(reason),
+  });
+  expect(res.ms).toBeLessThan(BOUND_MS);
 }
 
 function expectUnavailable(res: TestResponse & { ms: number }, reason: RegExp) {
@@ -147,7 +158,7 @@ describe("the broker's database cut off", () => {
       const res = await everyDatabaseRoute('agent-outage', minted.lease_id, minted.credential.token);
       expectUnavailable(res.mint, /database is unreachable/);
       expectUnavailable(res.lease, /database is unreachable/);
-      expectUnavailable(res.introspect, /database is unreachable/);
+      expectIntrospectionUnavailable(res.introspect, /database is unreachable/);
       expectUnavailable(res.readyz, /database is unreachable/);
       // Identity is still checked first: a bad token is a 401 whatever the database does.
       const forged = await t.request('POST', '/v1/credentials', {
@@ -212,7 +223,7 @@ describe("the broker's database unresponsive", () => {
       const res = await everyDatabaseRoute('agent-hang', minted.lease_id, minted.credential.token);
       expectUnavailable(res.mint, /database is unreachable/);
       expectUnavailable(res.lease, /database is unreachable/);
-      expectUnavailable(res.introspect, /database is unreachable/);
+      expectIntrospectionUnavailable(res.introspect, /database is unreachable/);
       expectUnavailable(res.readyz, /database is unreachable/);
       expect(hole.accepted()).toBeGreaterThan(0);
     } finally {

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { type TestBroker, type TestResponse, credentialRequest, startTestBroker } from '../helpers/broker.js';
+import { credentialRequest, startTestBroker, type TestBroker, type TestResponse } from '../helpers/broker.js';
+import { expectProblem } from '../helpers/problems.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LIMIT = 64 * 1024;
@@ -29,22 +30,28 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function call(method: string, path: string, init?: Parameters<TestBroker['request']>[2]): Promise<TestResponse> {
+async function call(
+  method: string,
+  path: string,
+  init?: Parameters<TestBroker['request']>[2],
+): Promise<TestResponse> {
   const res = await t.request(method, path, init);
   statuses.push({ what: `${method} ${path}`, status: res.status });
   return res;
 }
 
-function expectProblem(res: TestResponse, status: number, type: string) {
+/** /v1/introspect answers in OAuth's JSON error shape (RFC 6749 §5.2), never problem+json. */
+function expectOAuthError(
+  res: { status: number; headers: Headers | Record<string, unknown>; body: unknown },
+  status: number,
+  error: string,
+) {
   expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.body).toMatchObject({
-    type: `urn:jit-broker:problem:${type}`,
-    title: expect.any(String),
-    status,
-    detail: expect.any(String),
-    request_id: res.headers.get('x-request-id'),
-  });
+  const contentType =
+    res.headers instanceof Headers ? res.headers.get('content-type') : res.headers['content-type'];
+  expect(contentType).toMatch(/^application\/json/);
+  const body = typeof res.body === 'string' ? JSON.parse(res.body) : res.body;
+  expect(body).toEqual({ error, error_description: expect.any(String) });
 }
 
 interface WireResponse {
@@ -56,14 +63,17 @@ interface WireResponse {
 /** A real HTTP/1.1 request on a fresh connection; with no content-length the body goes chunked. */
 function sendOverTcp(path: string, chunks: Buffer[], headers: Record<string, string>): Promise<WireResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, method: 'POST', headers, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     for (const chunk of chunks) req.write(chunk);
     req.end();
@@ -78,7 +88,9 @@ function samples(text: string) {
     .map((line) => {
       const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
       if (!match) throw new Error(`unparseable metrics line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+      const labels = Object.fromEntries(
+        [...(match[2] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+      );
       return { name: match[1]!, labels, value: Number(match[3]) };
     });
 }
@@ -87,7 +99,10 @@ async function metric(name: string, labels: Record<string, string> = {}): Promis
   const res = await call('GET', '/metrics');
   expect(res.status).toBe(200);
   const found = samples(res.text).filter(
-    (s) => s.name === name && Object.keys(s.labels).length === Object.keys(labels).length && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    (s) =>
+      s.name === name &&
+      Object.keys(s.labels).length === Object.keys(labels).length &&
+      Object.entries(labels).every(([k, v]) => s.labels[k] === v),
   );
   expect(found.length).toBeLessThanOrEqual(1);
   return found[0]?.value ?? 0;
@@ -96,12 +111,14 @@ async function metric(name: string, labels: Record<string, string> = {}): Promis
 describe('requests that match no route', () => {
   test('an unknown path is a 404 problem naming the method and path', async () => {
     const res = await call('GET', '/v1/no-such-thing');
-    expectProblem(res, 404, 'not-found');
+    expectProblem(res, 404, 'not-found', { requestId: true });
     expect(res.body.detail).toContain('GET /v1/no-such-thing');
   });
 
   test('an unknown path with a body is still a 404, not a parse error', async () => {
-    expectProblem(await call('POST', '/v2/credentials', { body: '{not json' }), 404, 'not-found');
+    expectProblem(await call('POST', '/v2/credentials', { body: '{not json' }), 404, 'not-found', {
+      requestId: true,
+    });
   });
 
   test('a known path with the wrong method is a 405 problem with an Allow header', async () => {
@@ -113,19 +130,27 @@ describe('requests that match no route', () => {
       ['POST', '/openapi.json', 'GET'],
     ] as const) {
       const res = await call(method, path);
-      expectProblem(res, 405, 'method-not-allowed');
+      expectProblem(res, 405, 'method-not-allowed', { requestId: true });
       expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow);
     }
   });
 
   test('an authenticated agent using the wrong method on its own route gets 405, not 404', async () => {
     const res = await call('DELETE', '/v1/credentials', { token: await t.agentToken() });
-    expectProblem(res, 405, 'method-not-allowed');
+    expectProblem(res, 405, 'method-not-allowed', { requestId: true });
     expect(res.headers.get('allow')).toBe('POST');
   });
 
   test('hostile and malformed paths are 404 problems, never a 500', async () => {
-    for (const path of ['/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc', '/%ZZ', '/v1/%00', `/${'a'.repeat(8000)}`, '/healthz/../../x', '/metrics%0d%0aX-Injected:%201']) {
+    for (const path of [
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/..%2f..%2fetc',
+      '/%ZZ',
+      '/v1/%00',
+      `/${'a'.repeat(8000)}`,
+      '/healthz/../../x',
+      '/metrics%0d%0aX-Injected:%201',
+    ]) {
       const res = await call('GET', path);
       expect(res.status, path).toBe(404);
       expect(res.headers.get('content-type'), path).toBe('application/problem+json');
@@ -147,26 +172,38 @@ describe('request bodies', () => {
       ['/v1/introspect', undefined],
     ] as const) {
       for (const body of ['{"template":', '{"a":1}}', "{'single':'quotes'}", '\u0000']) {
-        const res = await call('POST', path, { token, body, headers: { 'content-type': 'application/json' } });
+        const res = await call('POST', path, {
+          token,
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
         expect(res.status, `${path} ${JSON.stringify(body)}: ${res.text}`).toBe(400);
-        expectProblem(res, 400, 'bad-request');
+        if (path === '/v1/introspect') expectOAuthError(res, 400, 'invalid_request');
+        else expectProblem(res, 400, 'bad-request', { requestId: true });
       }
     }
   });
 
   test('the staff bulk revoke beside the agent lease routes authenticates staff, and only staff', async () => {
     const body = { agent: 'nobody-in-particular', reason: 'hygiene' };
-    const staff = await call('POST', '/v1/leases/revoke', { token: await t.staffToken('alice@example.com'), body });
+    const staff = await call('POST', '/v1/leases/revoke', {
+      token: await t.staffToken('alice@example.com'),
+      body,
+    });
     expect(staff.status).toBe(200);
     expect(staff.body.revoked).toEqual([]);
     const agent = await call('POST', '/v1/leases/revoke', { token: await t.agentToken(), body });
-    expectProblem(agent, 403, 'forbidden');
+    expectProblem(agent, 403, 'forbidden', { requestId: true });
   });
 
   test('a body that is not JSON at all, sent as JSON, is a 400 and mints nothing', async () => {
     const token = await t.agentToken('hygiene-garbage');
-    const res = await call('POST', '/v1/credentials', { token, body: 'template=reports-api', headers: { 'content-type': 'application/json' } });
-    expectProblem(res, 400, 'bad-request');
+    const res = await call('POST', '/v1/credentials', {
+      token,
+      body: 'template=reports-api',
+      headers: { 'content-type': 'application/json' },
+    });
+    expectProblem(res, 400, 'bad-request', { requestId: true });
     expect(res.body.detail).toBe('the request body is not valid JSON');
     const [row] = await t.database.sql`select count(*)::int as n from leases where agent = 'hygiene-garbage'`;
     expect(row!.n).toBe(0);
@@ -175,9 +212,18 @@ describe('request bodies', () => {
   test('a JSON route refuses another content type with a 415 problem saying what to send', async () => {
     const token = await t.agentToken('hygiene-ct');
     const body = JSON.stringify(credentialRequest());
-    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
-      const res = await call('POST', '/v1/credentials', { token, body, headers: { 'content-type': contentType } });
-      expectProblem(res, 415, 'unsupported-media-type');
+    for (const contentType of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+    ]) {
+      const res = await call('POST', '/v1/credentials', {
+        token,
+        body,
+        headers: { 'content-type': contentType },
+      });
+      expectProblem(res, 415, 'unsupported-media-type', { requestId: true });
       expect(res.body.detail, contentType).toContain('application/json');
     }
     const [row] = await t.database.sql`select count(*)::int as n from leases where agent = 'hygiene-ct'`;
@@ -205,10 +251,13 @@ describe('request bodies', () => {
     expect(res.status).toBe(201);
   });
 
-  test('introspection refuses a content type it does not read with a 415 problem', async () => {
-    const res = await call('POST', '/v1/introspect', { body: 'token=abc', headers: { 'content-type': 'text/plain' } });
-    expectProblem(res, 415, 'unsupported-media-type');
-    expect(res.body.detail).toContain('application/x-www-form-urlencoded');
+  test('introspection refuses a content type it does not read with a 415 OAuth error', async () => {
+    const res = await call('POST', '/v1/introspect', {
+      body: 'token=abc',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expectOAuthError(res, 415, 'invalid_request');
+    expect(res.body.error_description).toContain('application/x-www-form-urlencoded');
   });
 
   test('exactly 64 KiB is read; one byte more is a 413 problem (Content-Length declared)', async () => {
@@ -216,28 +265,44 @@ describe('request bodies', () => {
     expect(Buffer.byteLength(atLimit)).toBe(LIMIT);
     const ok = await call('POST', '/v1/introspect', { body: atLimit });
     // Read and refused for what it says (the token is over its own 16 KiB bound), not for its size.
-    expectProblem(ok, 400, 'bad-request');
+    expectOAuthError(ok, 400, 'invalid_request');
     const over = await call('POST', '/v1/introspect', { body: `${atLimit} ` });
-    expectProblem(over, 413, 'payload-too-large');
-    expect(over.body.detail).toBe('request bodies are limited to 64 KiB');
+    expectOAuthError(over, 413, 'invalid_request');
+    expect(over.body.error_description).toBe('request bodies are limited to 64 KiB');
   });
 
   test('over a real socket: a declared Content-Length over 64 KiB is a 413 problem', async () => {
     const body = Buffer.alloc(LIMIT + 1, 'a');
-    const res = await sendOverTcp('/v1/credentials', [body], { 'content-type': 'application/json', 'content-length': String(body.length) });
+    const res = await sendOverTcp('/v1/credentials', [body], {
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+    });
     expect(res.status).toBe(413);
     expect(res.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:jit-broker:problem:payload-too-large', status: 413 });
+    expect(JSON.parse(res.body)).toMatchObject({
+      type: 'urn:jit-broker:problem:payload-too-large',
+      status: 413,
+    });
   });
 
   test('over a real socket: a chunked body with no Content-Length is cut off at 64 KiB with a 413 problem', async () => {
     const chunks = Array.from({ length: 40 }, () => Buffer.alloc(4096, 'a'));
     for (const path of ['/v1/introspect', '/v1/webhooks/anomaly', '/v1/credentials']) {
-      const res = await sendOverTcp(path, chunks, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      const res = await sendOverTcp(path, chunks, {
+        'content-type': 'application/json',
+        'transfer-encoding': 'chunked',
+      });
       expect(res.status, path).toBe(413);
-      expect(res.headers['content-type'], path).toBe('application/problem+json');
       expect(res.headers['x-request-id'], path).toMatch(UUID);
-      expect(JSON.parse(res.body)).toMatchObject({ type: 'urn:jit-broker:problem:payload-too-large', status: 413 });
+      if (path === '/v1/introspect') {
+        expectOAuthError(res, 413, 'invalid_request');
+        continue;
+      }
+      expect(res.headers['content-type'], path).toBe('application/problem+json');
+      expect(JSON.parse(res.body)).toMatchObject({
+        type: 'urn:jit-broker:problem:payload-too-large',
+        status: 413,
+      });
     }
   });
 
@@ -253,7 +318,10 @@ describe('request bodies', () => {
 
   test('a 413 tells the client to close the connection, whose unread body the server will not drain', async () => {
     const chunks = Array.from({ length: 40 }, () => Buffer.alloc(4096, 'a'));
-    const res = await sendOverTcp('/v1/introspect', chunks, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const res = await sendOverTcp('/v1/introspect', chunks, {
+      'content-type': 'application/json',
+      'transfer-encoding': 'chunked',
+    });
     expect(res.status).toBe(413);
     expect(res.headers.connection).toBe('close');
   });
@@ -271,10 +339,15 @@ describe('request ids', () => {
   test('a sane caller id is echoed, logged, and recorded in the audit trail of what it did', async () => {
     const requestId = 'trace-7f3a.b9:01_hygiene';
     const token = await t.agentToken('hygiene-trace');
-    const res = await call('POST', '/v1/credentials', { token, body: credentialRequest(), headers: { 'x-request-id': requestId } });
+    const res = await call('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest(),
+      headers: { 'x-request-id': requestId },
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('x-request-id')).toBe(requestId);
-    const rows = await t.database.sql`select event, request_id from audit_events where lease_id = ${res.body.lease_id} order by id`;
+    const rows = await t.database
+      .sql`select event, request_id from audit_events where lease_id = ${res.body.lease_id} order by id`;
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) expect(row.request_id, row.event as string).toBe(requestId);
     expect(t.logs.some((line) => JSON.parse(line).requestId === requestId)).toBe(true);
@@ -282,7 +355,7 @@ describe('request ids', () => {
 
   test('the caller id is echoed on problems too', async () => {
     const res = await call('GET', '/v1/leases/whatever', { headers: { 'x-request-id': 'abc-123' } });
-    expectProblem(res, 401, 'missing-token');
+    expectProblem(res, 401, 'missing-token', { requestId: true });
     expect(res.body.request_id).toBe('abc-123');
   });
 
@@ -302,7 +375,10 @@ describe('request ids', () => {
       expect(res.status).toBe(200);
       const given = res.headers.get('x-request-id');
       expect(given, JSON.stringify(value)).toMatch(UUID);
-      expect(t.logs.some((line) => line.includes(value)), JSON.stringify(value)).toBe(false);
+      expect(
+        t.logs.some((line) => line.includes(value)),
+        JSON.stringify(value),
+      ).toBe(false);
     }
   });
 });
@@ -317,8 +393,14 @@ describe('health, readiness, metrics, the OpenAPI document', () => {
   test('/readyz names the policy version and the migrations applied', async () => {
     const res = await call('GET', '/readyz');
     expect(res.status).toBe(200);
-    const [{ n }] = (await t.database.sql`select count(*)::int as n from broker_migrations`) as unknown as [{ n: number }];
-    expect(res.body).toEqual({ status: 'ready', policy_version: t.policies.current().version, migrations: n });
+    const [{ n }] = (await t.database.sql`select count(*)::int as n from broker_migrations`) as unknown as [
+      { n: number },
+    ];
+    expect(res.body).toEqual({
+      status: 'ready',
+      policy_version: t.policies.current().version,
+      migrations: n,
+    });
     expect(res.body.policy_version).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -327,7 +409,7 @@ describe('health, readiness, metrics, the OpenAPI document', () => {
     await t.database.sql`delete from broker_migrations`;
     try {
       const res = await call('GET', '/readyz');
-      expectProblem(res, 503, 'unavailable');
+      expectProblem(res, 503, 'unavailable', { requestId: true });
       expect(res.body.detail).toContain('migrations');
       expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
       // Liveness is not readiness: the process is still up.
@@ -339,14 +421,27 @@ describe('health, readiness, metrics, the OpenAPI document', () => {
   });
 
   test('/metrics counts decisions by template and outcome after a mint and a deny', async () => {
-    const allowBefore = await metric('jit_broker_decisions_total', { template: 'reports-api', outcome: 'allow' });
-    const denyBefore = await metric('jit_broker_decisions_total', { template: 'reports-api', outcome: 'deny' });
+    const allowBefore = await metric('jit_broker_decisions_total', {
+      template: 'reports-api',
+      outcome: 'allow',
+    });
+    const denyBefore = await metric('jit_broker_decisions_total', {
+      template: 'reports-api',
+      outcome: 'deny',
+    });
     const token = await t.agentToken('hygiene-metrics');
     expect((await call('POST', '/v1/credentials', { token, body: credentialRequest() })).status).toBe(201);
-    const denied = await call('POST', '/v1/credentials', { token, body: credentialRequest({}, { actions: ['reports:export'] }) });
+    const denied = await call('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({}, { actions: ['reports:export'] }),
+    });
     expect(denied.status).toBe(403);
-    expect(await metric('jit_broker_decisions_total', { template: 'reports-api', outcome: 'allow' })).toBe(allowBefore + 1);
-    expect(await metric('jit_broker_decisions_total', { template: 'reports-api', outcome: 'deny' })).toBe(denyBefore + 1);
+    expect(await metric('jit_broker_decisions_total', { template: 'reports-api', outcome: 'allow' })).toBe(
+      allowBefore + 1,
+    );
+    expect(await metric('jit_broker_decisions_total', { template: 'reports-api', outcome: 'deny' })).toBe(
+      denyBefore + 1,
+    );
   });
 
   test('/metrics has an issuance latency histogram observed once per minted credential, not per deny', async () => {
@@ -354,9 +449,18 @@ describe('health, readiness, metrics, the OpenAPI document', () => {
     const before = await metric('jit_broker_issuance_duration_seconds_count', labels);
     const token = await t.agentToken('hygiene-latency');
     expect((await call('POST', '/v1/credentials', { token, body: credentialRequest() })).status).toBe(201);
-    expect((await call('POST', '/v1/credentials', { token, body: credentialRequest({}, { actions: ['reports:export'] }) })).status).toBe(403);
+    expect(
+      (
+        await call('POST', '/v1/credentials', {
+          token,
+          body: credentialRequest({}, { actions: ['reports:export'] }),
+        })
+      ).status,
+    ).toBe(403);
     expect(await metric('jit_broker_issuance_duration_seconds_count', labels)).toBe(before + 1);
-    expect(await metric('jit_broker_issuance_duration_seconds_bucket', { ...labels, le: '+Inf' })).toBe(before + 1);
+    expect(await metric('jit_broker_issuance_duration_seconds_bucket', { ...labels, le: '+Inf' })).toBe(
+      before + 1,
+    );
     expect(await metric('jit_broker_issuance_duration_seconds_sum', labels)).toBeGreaterThan(0);
   });
 
@@ -375,12 +479,17 @@ describe('health, readiness, metrics, the OpenAPI document', () => {
     await t.broker.sweeper.sweep();
     expect(await metric('jit_broker_sweeper_lag_seconds')).toBe(0);
     const token = await t.agentToken('hygiene-lag');
-    const minted = await call('POST', '/v1/credentials', { token, body: credentialRequest({ ttl_seconds: 60 }) });
+    const minted = await call('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({ ttl_seconds: 60 }),
+    });
     expect(minted.status).toBe(201);
     t.clock.set(new Date(Date.parse(minted.body.expires_at) + 45_000));
     await t.broker.sweeper.sweep();
     expect(await metric('jit_broker_sweeper_lag_seconds')).toBe(45);
-    const lease = await call('GET', `/v1/leases/${minted.body.lease_id}`, { token: await t.agentToken('hygiene-lag') });
+    const lease = await call('GET', `/v1/leases/${minted.body.lease_id}`, {
+      token: await t.agentToken('hygiene-lag'),
+    });
     expect(lease.body.state).toBe('expired');
     await t.broker.sweeper.sweep();
     expect(await metric('jit_broker_sweeper_lag_seconds')).toBe(0);
@@ -403,8 +512,8 @@ describe('health, readiness, metrics, the OpenAPI document', () => {
     const served = t.broker.app.routes
       .filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.includes('*'))
       .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:([^/]+)/g, '{$1}')}`);
-    const documented = Object.entries(res.body.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
-      Object.keys(ops).map((method) => `${method} ${path}`),
+    const documented = Object.entries(res.body.paths as Record<string, Record<string, unknown>>).flatMap(
+      ([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`),
     );
     expect(served.length).toBeGreaterThan(10);
     expect(documented).toEqual(expect.arrayContaining([...new Set(served)]));
@@ -416,14 +525,19 @@ describe('health, readiness, metrics, the OpenAPI document', () => {
     const text = await readFile(file, 'utf8').catch(() => {
       throw new Error('openapi.yaml is missing: run `npm run openapi` and commit it');
     });
-    expect(parseYaml(text), 'openapi.yaml is out of date with the served /openapi.json: run `npm run openapi` and commit it').toEqual(served);
+    expect(
+      parseYaml(text),
+      'openapi.yaml is out of date with the served /openapi.json: run `npm run openapi` and commit it',
+    ).toEqual(served);
   });
 });
 
 describe('never a 500', () => {
   test('no request in this file was answered with a 5xx other than the deliberate 503, and nothing was logged as an error', () => {
     expect(statuses.length).toBeGreaterThan(50);
-    expect(statuses.filter((s) => s.status >= 500 && !(s.what === 'GET /readyz' && s.status === 503))).toEqual([]);
+    expect(
+      statuses.filter((s) => s.status >= 500 && !(s.what === 'GET /readyz' && s.status === 503)),
+    ).toEqual([]);
     const errors = t.logs
       .map((line) => JSON.parse(line) as { level: number; msg: string })
       .filter((entry) => entry.level >= 50 && entry.msg !== 'database migrations are not applied');

@@ -19,7 +19,7 @@ import {
 import { checkJwksFile } from '../../src/identity/key-sources.js';
 import { createStaffVerifier } from '../../src/identity/staff-verifier.js';
 import { createWorkloadVerifier } from '../../src/identity/workload-verifier.js';
-import type { IssuerConfig, StaffConfig } from '../../src/policy/broker-config.js';
+import type { IssuerConfig, StaffConfig } from '../../src/policy-config/broker-yaml.js';
 
 const run = promisify(execFile);
 const TSX = path.resolve('node_modules/.bin/tsx');

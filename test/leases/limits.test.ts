@@ -2,7 +2,7 @@
 // enforced in PostgreSQL. Two brokers on one database take concurrent requests from one agent and
 // never grant one lease over a limit; the refusal is a 429 with Retry-After naming the limit.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { brokerYamlSchema } from '../../src/policy/broker-config.js';
+import { brokerYamlSchema } from '../../src/policy-config/broker-yaml.js';
 import { credentialRequest, startTestBroker, TEST_TEMPLATES, type TestBroker } from '../helpers/broker.js';
 
 const LIMITS = { live_leases_per_agent: 10, issuances_per_minute_per_agent: 30 };

@@ -291,3 +291,38 @@ describe('the policy version', () => {
     expect((await loadPolicyDir(dir)).version).toBe(before);
   });
 });
+
+describe('resource_servers (who may call /v1/introspect)', () => {
+  const rs = {
+    client_id: 'rs-reports',
+    client_secret_sha256: 'A'.repeat(64),
+    audience: 'https://reports.internal',
+  };
+
+  it('loads a secret-hash server (hex lower-cased) and defaults to none', async () => {
+    const set = await loadPolicyDir(await writePolicyDir({ resourceServers: [rs] }));
+    expect(set.config.resource_servers).toEqual([{ ...rs, client_secret_sha256: 'a'.repeat(64) }]);
+    expect((await loadPolicyDir(await writePolicyDir())).config.resource_servers).toEqual([]);
+  });
+
+  it('rejects a secret that is not a sha256, no or two ways to authenticate, and a repeated client_id', async () => {
+    const problems = await problemsOf(
+      await writePolicyDir({
+        resourceServers: [
+          { ...rs, client_secret_sha256: 'my-plain-secret' },
+          { client_id: 'rs-none', audience: 'https://x' },
+          { ...rs, client_id: 'rs-both', jwks_file: './jwks.json' },
+          rs,
+          rs,
+        ],
+      }),
+    );
+    const text = problems.join('\n');
+    expect(text).toMatch(/resource_servers\.0\.client_secret_sha256: the hex sha256 of the secret/);
+    expect(text).toMatch(
+      /resource_servers\.1\.client_secret_sha256: set exactly one of client_secret_sha256, jwks_uri or jwks_file/,
+    );
+    expect(text).toMatch(/resource_servers\.2\.client_secret_sha256: set exactly one/);
+    expect(text).toMatch(/resource_servers\.4\.client_id: duplicate client_id "rs-reports"/);
+  });
+});

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { listLiveLeases } from '../../src/console/live-leases.js';
+import { listLiveLeases } from '../../src/http/console/live-leases.js';
 import { createLogger } from '../../src/logger.js';
 import { createPostgresProvider, type PostgresProvider } from '../../src/providers/postgres/index.js';
 import type { AnyProvider } from '../../src/providers/types.js';

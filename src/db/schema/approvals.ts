@@ -21,6 +21,8 @@ export const approvals = pgTable(
     decidedBy: text('decided_by'),
     reason: text('reason'),
     collectedAt: timestamp('collected_at', { withTimezone: true }),
+    /** Last CIBA poll of the token endpoint: the poll interval holds across replicas. */
+    lastPolledAt: timestamp('last_polled_at', { withTimezone: true }),
   },
   (t) => [
     check('approvals_status_check', sql`${t.status} in ('pending','approved','denied','expired','collected')`),

@@ -65,6 +65,28 @@ export interface OnBehalfOf {
   issuer: string;
 }
 
+/** RFC 8693 §4.1 actor claim: the current actor, and nested inside it the ones before. */
+export interface ActClaim {
+  sub: string;
+  act?: ActClaim;
+}
+
+/** A lease minted from another broker token (a delegation chain link). Never secret. */
+export interface LeaseDelegation {
+  /** 1 for a token exchanged from a workload's own token, +1 per further exchange. */
+  depth: number;
+  /** Every agent subject in the chain, the first delegator first and this lease's agent last. */
+  chain: string[];
+  /** `sub` of the minted token: the subject of the chain's first token. */
+  subject: string;
+  act: ActClaim;
+  /** ISO time: the parent's expiry when this link was minted; the lease never outlives it. */
+  notAfter: string;
+}
+
+/** What the jwt provider signs: an access token, or a transaction token for the trust domain. */
+export type LeaseTokenType = 'access_token' | 'txn_token';
+
 export const leases = pgTable(
   'leases',
   {
@@ -102,6 +124,13 @@ export const leases = pgTable(
      * when nobody is. A dead instance's claims are taken over at once (src/db/broker-instance.ts).
      */
     claimedBy: integer('claimed_by'),
+    /** The lease whose token this one was exchanged from; its end ends this one (cascade). */
+    parentLeaseId: uuid('parent_lease_id'),
+    delegation: jsonb('delegation').$type<LeaseDelegation>(),
+    /** Null for an access token (every lease before the token endpoint). */
+    tokenType: text('token_type').$type<LeaseTokenType>(),
+    /** The OAuth `client_id` a token request named: audited, not authenticated. */
+    clientId: text('client_id'),
     idempotencyKey: text('idempotency_key'),
     requestHash: text('request_hash'),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull(),
@@ -117,6 +146,7 @@ export const leases = pgTable(
     index('leases_agent_task_idx').on(t.agent, t.taskId),
     index('leases_task_idx').on(t.taskId),
     index('leases_template_idx').on(t.template),
+    index('leases_parent_idx').on(t.parentLeaseId).where(sql`${t.parentLeaseId} is not null`),
     // The sweeper's two queues: live leases past expiry, and revocations waiting for a retry.
     index('leases_due_idx').on(t.expiresAt).where(sql`${t.state} in ('active','issuing')`),
     index('leases_revoking_idx').on(t.nextAttemptAt).where(sql`${t.state} in ('revoking','revoke_failed')`),

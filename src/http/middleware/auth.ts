@@ -46,3 +46,22 @@ export function staffAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
     await next();
   };
 }
+
+/**
+ * A route that staff and agents share (GET /v1/leases): a staff token sets `staff`, else a
+ * workload token sets `identity`; the route narrows what an agent sees to its own.
+ */
+export function staffOrAgentAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = bearerToken(c.req.header('authorization'));
+    try {
+      c.set('staff', await verifiers.staff(token));
+    } catch (error) {
+      if (!(error instanceof Problem) || error.status !== 401) throw error;
+      const identity = await verifiers.workload(token).catch(() => undefined);
+      if (identity === undefined) throw error;
+      c.set('identity', identity);
+    }
+    await next();
+  };
+}

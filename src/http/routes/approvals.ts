@@ -88,6 +88,7 @@ export function registerApprovalRoutes(app: App, deps: ApprovalRouteDeps): void 
   const collect = createRoute({
     method: 'get',
     path: '/v1/approvals/{id}',
+    operationId: 'collectApproval',
     summary: 'Wait for a step-up decision and collect the credential (once)',
     description:
       'Long-polls up to `wait` seconds. 200 while pending; 201 with the credential exactly once after approval; ' +
@@ -105,6 +106,7 @@ export function registerApprovalRoutes(app: App, deps: ApprovalRouteDeps): void 
   const list = createRoute({
     method: 'get',
     path: '/v1/approvals',
+    operationId: 'listApprovals',
     summary: 'List step-up requests, newest first (staff)',
     security: staffSecurity,
     middleware: staff,
@@ -118,6 +120,7 @@ export function registerApprovalRoutes(app: App, deps: ApprovalRouteDeps): void 
   const approve = createRoute({
     method: 'post',
     path: '/v1/approvals/{id}/approve',
+    operationId: 'approveApproval',
     summary: 'Approve a step-up request (staff in the @step_up group; not the agent or its human)',
     security: staffSecurity,
     middleware: staff,
@@ -131,6 +134,7 @@ export function registerApprovalRoutes(app: App, deps: ApprovalRouteDeps): void 
   const deny = createRoute({
     method: 'post',
     path: '/v1/approvals/{id}/deny',
+    operationId: 'denyApproval',
     summary: 'Deny a step-up request, with a reason the agent receives (staff in the @step_up group)',
     security: staffSecurity,
     middleware: staff,

@@ -1,10 +1,11 @@
 // Security staff: read the audit trail and check its hash chain.
+import { UUID_PATTERN } from '../../core/ids.js';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { listAudit, sealAuditLog, verifyAuditLog } from '../../audit/audit-log.js';
 import type { Database } from '../../db/client.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses, staffSecurity, UUID_PATTERN } from '../openapi-common.js';
+import { jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
 
 const AuditQuery = z.strictObject({
   lease_id: z.string().regex(UUID_PATTERN, 'must be a lease id (uuid)').optional(),
@@ -39,6 +40,7 @@ const Verification = z
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/audit',
+  operationId: 'listAuditEvents',
   summary: 'Audit events, newest first; or sealed events in chain order with after_seq (staff)',
   security: staffSecurity,
   request: { query: AuditQuery },
@@ -51,6 +53,7 @@ const listRoute = createRoute({
 const verifyRoute = createRoute({
   method: 'get',
   path: '/v1/audit/verify',
+  operationId: 'verifyAuditChain',
   summary: 'Seal pending events and verify the whole hash chain (staff)',
   security: staffSecurity,
   responses: {

@@ -1,9 +1,9 @@
 // POST /v1/credentials: an agent asks for a credential for one task.
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { intentSchema, toIntent } from '../../core/intent.js';
 import type { HumanIdentity } from '../../identity/types.js';
 import type { Issuance } from '../../issuance/issuance.js';
-import { intentSchema, toIntent } from '../../policy/intent.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
 import type { Verifiers } from '../middleware/auth.js';
@@ -36,23 +36,26 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
  * `request.headers` schema: that validator copies every request header into an object (and makes
  * the Node adapter build a web Headers) on each issuance, to read one optional header.
  */
-const idempotencyKeyParameter = {
+export const idempotencyKeyParameter = {
   name: 'idempotency-key',
   in: 'header' as const,
   required: false,
   schema: { type: 'string' as const, pattern: IDEMPOTENCY_KEY.source },
 };
 
-function idempotencyKey(value: string | undefined): string | undefined {
+export function idempotencyKey(value: string | undefined): string | undefined {
   if (value === undefined || IDEMPOTENCY_KEY.test(value)) return value;
-  throw problems.validation('the request is invalid', [
-    { field: 'header.idempotency-key', message: 'printable ASCII without spaces, at most 255 characters' },
-  ]);
+  throw problems.validation('the request is invalid', {
+    errors: [
+      { field: 'header.idempotency-key', message: 'printable ASCII without spaces, at most 255 characters' },
+    ],
+  });
 }
 
 const route = createRoute({
   method: 'post',
   path: '/v1/credentials',
+  operationId: 'mintCredential',
   summary: 'Request a credential scoped to a task intent',
   security: bearerSecurity,
   parameters: [idempotencyKeyParameter],
@@ -81,7 +84,7 @@ export function registerCredentialRoutes(app: App, deps: { issuance: Issuance; v
             ? String((error as { detail?: string }).detail)
             : 'invalid token';
         if ((error as { status?: number }).status === 401)
-          throw problems.unauthorized(`on_behalf_of: ${detail}`, error);
+          throw problems.unauthorized(`on_behalf_of: ${detail}`, { cause: error });
         throw error;
       }
     }

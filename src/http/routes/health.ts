@@ -7,7 +7,7 @@ import type { Metrics } from '../../metrics.js';
 import type { PolicyStore } from '../../policy/policy-store.js';
 import { problems } from '../../problem.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses } from '../openapi-common.js';
+import { jsonContent, problemResponses, publicSecurity, refusalResponses } from '../openapi-common.js';
 
 const ReadySchema = z
   .object({ status: z.literal('ready'), policy_version: z.string(), migrations: z.number().int() })
@@ -16,22 +16,38 @@ const ReadySchema = z
 const healthz = createRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'getHealth',
   summary: 'The process is up',
-  responses: { 200: { description: 'Up', content: jsonContent(z.object({ status: z.literal('ok') })) } },
+  security: publicSecurity,
+  responses: {
+    200: { description: 'Up', content: jsonContent(z.object({ status: z.literal('ok') })) },
+    ...refusalResponses,
+  },
 });
 
 const readyz = createRoute({
   method: 'get',
   path: '/readyz',
+  operationId: 'getReadiness',
   summary: 'Database reachable, migrations applied, policies loaded',
-  responses: { 200: { description: 'Ready', content: jsonContent(ReadySchema) }, ...problemResponses(503) },
+  security: publicSecurity,
+  responses: {
+    200: { description: 'Ready', content: jsonContent(ReadySchema) },
+    ...refusalResponses,
+    ...problemResponses(503),
+  },
 });
 
 const metricsRoute = createRoute({
   method: 'get',
   path: '/metrics',
+  operationId: 'getMetrics',
   summary: 'Prometheus metrics',
-  responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+  security: publicSecurity,
+  responses: {
+    200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } },
+    ...refusalResponses,
+  },
 });
 
 export function registerHealthRoutes(
@@ -45,10 +61,17 @@ export function registerHealthRoutes(
     try {
       current = await migrationsCurrent(deps.database.sql, deps.migrationTags);
     } catch (error) {
-      throw problems.unavailable('the database is unreachable', 5, error);
+      throw problems.unavailable('the database is unreachable', { retryAfterSeconds: 5, cause: error });
     }
-    if (!current) throw problems.unavailable('database migrations are not applied', 5);
-    return c.json({ status: 'ready' as const, policy_version: deps.policies.current().version, migrations: deps.migrationTags.length }, 200);
+    if (!current) throw problems.unavailable('database migrations are not applied', { retryAfterSeconds: 5 });
+    return c.json(
+      {
+        status: 'ready' as const,
+        policy_version: deps.policies.current().version,
+        migrations: deps.migrationTags.length,
+      },
+      200,
+    );
   });
 
   app.openapi(metricsRoute, async (c) => {

@@ -1,6 +1,8 @@
 // An agent's own leases: read, renew, revoke; and completing a task.
+
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
+import { canonicalUuid } from '../../core/ids.js';
 import type { Database } from '../../db/client.js';
 import type { Issuance } from '../../issuance/issuance.js';
 import { getOwnedLease } from '../../leases/lease-reads.js';
@@ -15,7 +17,6 @@ import {
   LeaseIdParam,
   LeaseSchema,
   problemResponses,
-  UUID_PATTERN,
 } from '../openapi-common.js';
 
 const RenewSchema = z
@@ -42,13 +43,15 @@ const CompletedSchema = z
   .meta({ id: 'TaskCompleted' });
 
 function leaseId(id: string): string {
-  if (!UUID_PATTERN.test(id)) throw problems.notFound(`no lease ${id.slice(0, 64)}`);
-  return id.toLowerCase();
+  const lease = canonicalUuid(id);
+  if (lease === undefined) throw problems.notFound(`no lease ${id.slice(0, 64)}`);
+  return lease;
 }
 
 const getLease = createRoute({
   method: 'get',
   path: '/v1/leases/{id}',
+  operationId: 'getLease',
   summary: "Read one of the caller's leases (never the secret)",
   security: bearerSecurity,
   request: { params: LeaseIdParam },
@@ -61,6 +64,7 @@ const getLease = createRoute({
 const renewLease = createRoute({
   method: 'post',
   path: '/v1/leases/{id}/renew',
+  operationId: 'renewLease',
   summary: 'Extend a lease (policy re-evaluated; never past its max TTL from issue)',
   security: bearerSecurity,
   request: { params: LeaseIdParam, body: { content: jsonContent(RenewSchema), required: false } },
@@ -76,6 +80,7 @@ const renewLease = createRoute({
 const revokeLease = createRoute({
   method: 'post',
   path: '/v1/leases/{id}/revoke',
+  operationId: 'revokeLease',
   summary: 'Revoke a lease now',
   security: bearerSecurity,
   request: { params: LeaseIdParam },
@@ -88,6 +93,7 @@ const revokeLease = createRoute({
 const completeTask = createRoute({
   method: 'post',
   path: '/v1/tasks/{task_id}/complete',
+  operationId: 'completeTask',
   summary: 'Revoke every live lease of this task for the calling agent',
   security: bearerSecurity,
   request: { params: TaskParam },

@@ -1,17 +1,19 @@
-// Security staff: list leases and revoke them in bulk. A bulk revoke also closes the open step-up
-// requests it matches, and is audited as one request beside the per-lease rows.
+// Security staff: list leases (agents: their own) and revoke them in bulk. A bulk revoke also
+// closes the open step-up requests it matches, and is audited as one request beside the per-lease rows.
 import { createRoute } from '@hono/zod-openapi';
-import { and, count, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { recordAudit } from '../../audit/audit-log.js';
 import type { Clock } from '../../clock.js';
+import { decodeCursor, type Keyset } from '../../core/cursor.js';
 import type { Database } from '../../db/client.js';
-import { LEASE_STATES, leases } from '../../db/schema/index.js';
-import { toLeaseDetailView } from '../../leases/lease-view.js';
-import type { Revoker } from '../../revocation/revoker.js';
+import { LEASE_STATES } from '../../db/schema/index.js';
+import { countByState, listLeases } from '../../leases/lease-list.js';
+import { toLeaseDetailView, toLeaseView } from '../../leases/lease-view.js';
 import { problems } from '../../problem.js';
+import type { Revoker } from '../../revocation/revoker.js';
 import type { App } from '../env.js';
-import { jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
+import { bearerSecurity, jsonContent, problemResponses, staffSecurity } from '../openapi-common.js';
 
 const ListQuery = z.strictObject({
   agent: z.string().min(1).max(512).optional(),
@@ -23,7 +25,9 @@ const ListQuery = z.strictObject({
 });
 
 const LeaseDetail = z.record(z.string(), z.unknown()).meta({ id: 'LeaseDetail' });
-const LeaseList = z.object({ items: z.array(LeaseDetail), next_cursor: z.string().nullable() }).meta({ id: 'LeaseList' });
+const LeaseList = z
+  .object({ items: z.array(LeaseDetail), next_cursor: z.string().nullable() })
+  .meta({ id: 'LeaseList' });
 
 const BulkRevoke = z
   .strictObject({
@@ -40,11 +44,18 @@ const BulkRevoke = z
 
 const BulkRevokeResult = z
   .object({
-    revoked: z.array(z.string()).meta({ description: 'Every live lease the filter matched, now revoked or revoking' }),
-    approvals_denied: z.array(z.string()).meta({ description: 'Open step-up requests the filter matched, now denied' }),
+    revoked: z
+      .array(z.string())
+      .meta({ description: 'Every live lease the filter matched, now revoked or revoking' }),
+    approvals_denied: z
+      .array(z.string())
+      .meta({ description: 'Open step-up requests the filter matched, now denied' }),
     counts: z.object({
       revoked: z.number().int().meta({ description: 'Leases the provider confirmed revoked' }),
-      revoking: z.number().int().meta({ description: 'Leases whose revocation the sweeper is still retrying' }),
+      revoking: z
+        .number()
+        .int()
+        .meta({ description: 'Leases whose revocation the sweeper is still retrying' }),
       approvals_denied: z.number().int(),
     }),
   })
@@ -53,15 +64,23 @@ const BulkRevokeResult = z
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/leases',
-  summary: 'List leases (staff)',
-  security: staffSecurity,
+  operationId: 'listLeases',
+  summary: 'List leases: every lease for staff, its own for an agent',
+  description:
+    'Staff see every lease (with its policies and policy version). An agent sees only its own leases: the same ' +
+    'filters apply within them, and an `agent` filter naming another agent matches nothing.',
+  security: [...staffSecurity, ...bearerSecurity],
   request: { query: ListQuery },
-  responses: { 200: { description: 'Leases, newest first', content: jsonContent(LeaseList) }, ...problemResponses(400, 401, 403) },
+  responses: {
+    200: { description: 'Leases, newest first', content: jsonContent(LeaseList) },
+    ...problemResponses(400, 401, 403),
+  },
 });
 
 const bulkRoute = createRoute({
   method: 'post',
   path: '/v1/leases/revoke',
+  operationId: 'bulkRevokeLeases',
   summary: 'Revoke every live lease of an agent, a task or a template (staff)',
   security: staffSecurity,
   request: { body: { content: jsonContent(BulkRevoke), required: true } },
@@ -71,20 +90,16 @@ const bulkRoute = createRoute({
   },
 });
 
-/** Cursor = base64url("<created_at ms>:<id>"), so paging is stable under concurrent inserts. */
-const CURSOR = /^(\d{1,15}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-
-function encodeCursor(lease: { createdAt: Date; id: string }): string {
-  return Buffer.from(`${lease.createdAt.getTime()}:${lease.id}`).toString('base64url');
-}
-
 /** Strict: a forged cursor is a 400, never a cast error in SQL. */
-function decodeCursor(cursor: string): { at: Date; id: string } {
-  const match = CURSOR.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) {
-    throw problems.badRequest('invalid cursor', [{ field: 'cursor', message: 'not a cursor this API returned' }]);
+function cursorPosition(cursor: string | undefined): Keyset | undefined {
+  if (cursor === undefined) return undefined;
+  const position = decodeCursor(cursor);
+  if (!position) {
+    throw problems.badRequest('invalid cursor', {
+      errors: [{ field: 'cursor', message: 'not a cursor this API returned' }],
+    });
   }
-  return { at: new Date(Number(match[1])), id: match[2]! };
+  return position;
 }
 
 export interface StaffLeaseRouteDeps {
@@ -96,25 +111,22 @@ export interface StaffLeaseRouteDeps {
 export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
-    const where: SQL[] = [];
-    if (q.agent) where.push(eq(leases.agent, q.agent));
-    if (q.task_id) where.push(eq(leases.taskId, q.task_id));
-    if (q.state) where.push(eq(leases.state, q.state));
-    if (q.template) where.push(eq(leases.template, q.template));
-    if (q.cursor) {
-      const cursor = decodeCursor(q.cursor);
-      where.push(sql`(${leases.createdAt}, ${leases.id}) < (${cursor.at.toISOString()}::timestamptz, ${cursor.id}::uuid)`);
+    // Set by staffOrAgentAuth: a staff member, or else the agent whose own leases these are.
+    const agent = c.get('staff') === undefined ? c.get('identity') : undefined;
+    if (agent !== undefined && q.agent !== undefined && q.agent !== agent.subject) {
+      return c.json({ items: [], next_cursor: null }, 200);
     }
-    const rows = await deps.database.db
-      .select()
-      .from(leases)
-      .where(where.length ? and(...where) : undefined)
-      .orderBy(desc(leases.createdAt), desc(leases.id))
-      .limit(q.limit + 1);
-    const page = rows.slice(0, q.limit);
-    const last = page.at(-1);
-    const next = rows.length > q.limit && last ? encodeCursor(last) : null;
-    return c.json({ items: page.map(toLeaseDetailView), next_cursor: next }, 200);
+    const page = await listLeases(deps.database.db, {
+      agent: agent?.subject ?? q.agent,
+      agentIssuer: agent?.issuer,
+      taskId: q.task_id,
+      states: q.state ? [q.state] : undefined,
+      template: q.template,
+      after: cursorPosition(q.cursor),
+      limit: q.limit,
+    });
+    const view = agent === undefined ? toLeaseDetailView : toLeaseView;
+    return c.json({ items: page.items.map(view), next_cursor: page.nextCursor }, 200);
   });
 
   app.openapi(bulkRoute, async (c) => {
@@ -142,20 +154,17 @@ export function registerStaffLeaseRoutes(app: App, deps: StaffLeaseRouteDeps) {
           detail: { filter: { agent: body.agent, task_id: body.task_id, template: body.template } },
         }),
     );
-    const byState = revoked.length
-      ? await deps.database.db
-          .select({ state: leases.state, n: count() })
-          .from(leases)
-          // One array parameter: a bulk revoke can match more leases than a statement takes parameters.
-          .where(sql`${leases.id} = any(${`{${revoked.join(',')}}`}::uuid[])`)
-          .groupBy(leases.state)
-      : [];
-    const counted = (state: string) => byState.find((r) => r.state === state)?.n ?? 0;
+    const byState = await countByState(deps.database.db, revoked);
+    const counted = (state: string) => byState.get(state) ?? 0;
     return c.json(
       {
         revoked,
         approvals_denied: approvalsDenied,
-        counts: { revoked: counted('revoked'), revoking: counted('revoking'), approvals_denied: approvalsDenied.length },
+        counts: {
+          revoked: counted('revoked'),
+          revoking: counted('revoking'),
+          approvals_denied: approvalsDenied.length,
+        },
       },
       200,
     );

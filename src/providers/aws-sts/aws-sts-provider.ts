@@ -4,8 +4,8 @@
 import type { AssumeRoleCommandOutput, STSClient, STSClientConfig } from '@aws-sdk/client-sts';
 import { type Clock, systemClock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
-import type { AwsStsTemplate } from '../../policy/broker-config.js';
 import { problems } from '../../problem.js';
+import type { AwsStsTemplate } from '../templates.js';
 import type { AwsStsCredential, Issued, IssueInput, Provider } from '../types.js';
 import { assertSessionPolicyFits, type StsGrant, scopeIntent, sessionPolicyFor } from './session-policy.js';
 import { stsErrorToProblem } from './sts-errors.js';
@@ -160,7 +160,9 @@ export function createAwsStsProvider(options: AwsStsProviderOptions): AwsStsProv
     const c = output.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date)) {
       throw problems.badGateway('AWS STS answered AssumeRole without complete credentials', {
-        aws_request_id: output.$metadata.requestId,
+        extensions: {
+          aws_request_id: output.$metadata.requestId,
+        },
       });
     }
     const expiresAt = c.Expiration.toISOString();

@@ -1,8 +1,9 @@
 // Narrows a task intent to an aws_sts template's ceiling and turns the result into the inline
 // session policy sent with AssumeRole. Pure functions: no I/O.
-import type { AwsStsTemplate } from '../../policy/broker-config.js';
-import type { Intent } from '../../policy/intent.js';
+
+import type { Intent } from '../../core/intent.js';
 import { problems } from '../../problem.js';
+import type { AwsStsTemplate } from '../templates.js';
 import type { Scoped } from '../types.js';
 import { firstUncovered } from './iam-wildcard.js';
 
@@ -84,7 +85,9 @@ export function assertSessionPolicyFits(policy: string): void {
   throw problems.unprocessable(
     `the session policy for this intent is ${policy.length} characters; STS accepts at most ${SESSION_POLICY_MAX_CHARS}. ` +
       'Request fewer actions or resources, or a wildcard ARN the template allows.',
-    [{ field: 'intent', message: `session policy exceeds ${SESSION_POLICY_MAX_CHARS} characters` }],
-    { limit: 'session_policy_chars', size: policy.length, max: SESSION_POLICY_MAX_CHARS },
+    {
+      errors: [{ field: 'intent', message: `session policy exceeds ${SESSION_POLICY_MAX_CHARS} characters` }],
+      extensions: { limit: 'session_policy_chars', size: policy.length, max: SESSION_POLICY_MAX_CHARS },
+    },
   );
 }

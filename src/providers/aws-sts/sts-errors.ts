@@ -78,20 +78,15 @@ export function stsErrorToProblem(error: unknown, roleArn: string): Problem {
   };
 
   if (is(ACCESS_DENIED)) {
-    return problems.badGateway(
-      `AWS STS refused to let the broker assume ${roleArn}: ${summary.message}`,
-      aws,
-      summary,
-    );
+    return problems.badGateway(`AWS STS refused to let the broker assume ${roleArn}: ${summary.message}`, {
+      extensions: aws,
+      cause: summary,
+    });
   }
   if (is(THROTTLED)) {
-    return new Problem({
-      status: 503,
-      type: 'unavailable',
-      title: 'Service unavailable',
-      detail: 'AWS STS is throttling the broker; retry later',
+    return problems.unavailable('AWS STS is throttling the broker; retry later', {
       extensions: aws,
-      headers: { 'Retry-After': String(STS_RETRY_AFTER_SECONDS) },
+      retryAfterSeconds: STS_RETRY_AFTER_SECONDS,
       cause: summary,
     });
   }
@@ -99,16 +94,17 @@ export function stsErrorToProblem(error: unknown, roleArn: string): Problem {
     return problems.unprocessable(
       `AWS STS rejected the session policy built from this intent (${summary.code}): ${summary.message}. ` +
         'Request fewer actions or resources.',
-      [{ field: 'intent', message: summary.code }],
-      aws,
+      { errors: [{ field: 'intent', message: summary.code }], extensions: aws },
     );
   }
   if (is(UNREACHABLE)) {
-    return problems.unavailable('STS endpoint unreachable', STS_RETRY_AFTER_SECONDS, summary);
+    return problems.unavailable('STS endpoint unreachable', {
+      retryAfterSeconds: STS_RETRY_AFTER_SECONDS,
+      cause: summary,
+    });
   }
   return problems.badGateway(
     `AWS STS AssumeRole on ${roleArn} failed (${summary.code}): ${summary.message}`,
-    aws,
-    summary,
+    { extensions: aws, cause: summary },
   );
 }

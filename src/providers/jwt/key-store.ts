@@ -177,15 +177,16 @@ export class KeyStore {
   /**
    * Verifies a token minted with one of the published keys, at the clock's time; undefined when
    * it is not ours, altered, expired or otherwise invalid. Says nothing about the lease.
+   * `typ` is `JWT` (an access token) unless the caller also accepts others (a transaction token).
    */
-  async verify(token: string): Promise<JWTPayload | undefined> {
+  async verify(token: string, typs: readonly string[] = ['JWT']): Promise<JWTPayload | undefined> {
     try {
-      const { payload } = await jwtVerify(token, (header) => this.#verificationKey(header), {
+      const { payload, protectedHeader } = await jwtVerify(token, (header) => this.#verificationKey(header), {
         algorithms: [...SIGNING_ALGORITHMS],
-        typ: 'JWT',
         currentDate: this.#clock.now(),
         requiredClaims: ['exp', 'jti'],
       });
+      if (protectedHeader.typ === undefined || !typs.includes(protectedHeader.typ)) return undefined;
       return payload;
     } catch (error) {
       if (error instanceof errors.JOSEError) return undefined;
@@ -202,7 +203,10 @@ export class KeyStore {
       // but rarely: a stream of tokens with made-up kids must not become a stream of queries.
       const nowMs = this.#clock.now().getTime();
       const inFlight = this.#refreshing;
-      if (inFlight !== undefined || nowMs - this.#lastUnknownKidRefreshMs >= UNKNOWN_KID_REFRESH_COOLDOWN_MS) {
+      if (
+        inFlight !== undefined ||
+        nowMs - this.#lastUnknownKidRefreshMs >= UNKNOWN_KID_REFRESH_COOLDOWN_MS
+      ) {
         this.#lastUnknownKidRefreshMs = nowMs;
         try {
           await (inFlight ?? this.refresh());

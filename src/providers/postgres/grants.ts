@@ -13,12 +13,12 @@
 // admin lacks a grant option, and a silently smaller grant is a bug.
 import { createHash } from 'node:crypto';
 import type postgres from 'postgres';
-import { PG_PRIVILEGES } from '../../policy/broker-config.js';
 import { problems } from '../../problem.js';
 import { lockPrivileges } from './drop-role.js';
 import { identifierProblem, type QualifiedName, quoteIdentifier, quoteQualifiedName } from './identifiers.js';
 import { createGroupSql, grantSchemaUsageSql, grantSequenceUsageSql, grantTablesSql } from './role-sql.js';
 import type { PgGrant } from './scope.js';
+import { PG_PRIVILEGES } from './template.js';
 
 type Tx = postgres.TransactionSql;
 
@@ -147,7 +147,7 @@ export async function assertGranted(
   if (still.length > 0) {
     throw problems.badGateway(
       `the admin role of target database "${target}" could not grant ${still.join(', ')} (it needs each privilege WITH GRANT OPTION)`,
-      { target },
+      { extensions: { target } },
     );
   }
 }

@@ -3,8 +3,8 @@
 // password exists only in the returned credential.
 import type postgres from 'postgres';
 import type { Logger } from '../../logger.js';
-import type { PostgresTemplate } from '../../policy/broker-config.js';
 import { problems } from '../../problem.js';
+import type { PostgresTemplate } from '../templates.js';
 import type { IssueInput, PostgresCredential, Provider, RevokeInput } from '../types.js';
 import { dropRole, takeRoleLock } from './drop-role.js';
 import {
@@ -27,6 +27,7 @@ import {
   ROLE_PREFIX,
   roleNameFor,
 } from './role-sql.js';
+import { reconcileOrphanRoles } from './orphan-roles.js';
 import { type PgGrant, readCeiling, scopePostgresIntent } from './scope.js';
 import {
   createTargetConnections,
@@ -136,7 +137,7 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
         if (mode === 'issue' && state.missingTables.length > 0) {
           throw problems.badGateway(
             `table ${state.missingTables.join(', ')} does not exist on target database "${target}"`,
-            { target },
+            { extensions: { target } },
           );
         }
         if (mode === 'issue' && !state.groupExists) await createGroup(tx, group, input.grant);
@@ -241,6 +242,13 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
       }
     },
 
+    reconcile(ended) {
+      return reconcileOrphanRoles(
+        { targets: Object.keys(options.targetUrls), listBrokerRoles: (target) => this.listBrokerRoles(target), revoke: (input) => this.revoke(input), logger: log },
+        ended,
+      );
+    },
+
     close: () => connections.close(),
   };
 }
@@ -285,7 +293,7 @@ function assertRoleIsPlain(
   if (row === undefined || row.widened || row.widenedGroup || !groupOk) {
     throw problems.badGateway(
       `role ${quoteIdentifier(role)} on target database "${target}" has attributes or memberships the broker never grants`,
-      { target },
+      { extensions: { target } },
     );
   }
 }

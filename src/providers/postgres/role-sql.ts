@@ -1,19 +1,20 @@
 // The names and DDL of a lease's login role. CREATE/ALTER ROLE and GRANT take no bind parameters,
 // so statements are built here from quoted identifiers and pattern-checked literals only.
-import { PG_PRIVILEGES, type PgPrivilege } from '../../policy/broker-config.js';
+
+import { isUuid } from '../../core/ids.js';
 import { type QualifiedName, quoteIdentifier, quoteQualifiedName, quoteSafeLiteral } from './identifiers.js';
 import { SCRAM_VERIFIER } from './password.js';
+import { PG_PRIVILEGES, type PgPrivilege } from './template.js';
 
 export const DEFAULT_ROLE_PREFIX = 'jit_';
 /** Leaves room for the 32 hex digits of a lease id within PostgreSQL's 63-byte names. */
 export const ROLE_PREFIX = /^[a-z_][a-z0-9_]{0,30}$/;
 
-const LEASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** `<prefix><lease uuid without dashes>`: lower-case letters, digits and _, at most 63 bytes. */
 export function roleNameFor(prefix: string, leaseId: string): string {
-  if (!LEASE_ID.test(leaseId)) throw new TypeError(`lease id "${leaseId}" is not a UUID`);
+  if (!isUuid(leaseId)) throw new TypeError(`lease id "${leaseId}" is not a UUID`);
   return `${prefix}${leaseId.replaceAll('-', '').toLowerCase()}`;
 }
 

@@ -1,9 +1,11 @@
 // Narrows a task intent to a postgres template's ceiling: which privileges on which tables the
 // minted role receives. Pure, so a request that asks for more is denied before anything is created.
-import { PG_PRIVILEGES, type PgPrivilege, type PostgresTemplate } from '../../policy/broker-config.js';
-import type { Intent } from '../../policy/intent.js';
+
+import type { Intent } from '../../core/intent.js';
+import type { PostgresTemplate } from '../templates.js';
 import type { Scoped } from '../types.js';
 import { formatQualifiedName, parseQualifiedName, type QualifiedName } from './identifiers.js';
+import { PG_PRIVILEGES, type PgPrivilege } from './template.js';
 
 /** What a lease's role is granted: every privilege on every table (plain data: stored on the lease). */
 export type PgGrant = {
@@ -55,7 +57,7 @@ function deny(reason: string): Scoped<PgGrant> {
 }
 
 /**
- * DESIGN "What the intent means": actions are privileges, resources schema-qualified tables; every
+ * What the intent means for postgres: actions are privileges, resources schema-qualified tables; every
  * requested privilege is granted on every requested table and each pair must be in the ceiling.
  * No resources = every ceiling table that allows all the requested privileges.
  */

@@ -128,11 +128,13 @@ export function sqlState(error: unknown): string | undefined {
 export function targetProblem(target: string, error: unknown): Problem {
   if (error instanceof Problem) return error;
   if (isUnavailable(error))
-    return problems.unavailable(`target database "${target}" is unreachable`, 5, error);
+    return problems.unavailable(`target database "${target}" is unreachable`, {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
   const state = sqlState(error);
   return problems.badGateway(
     `target database "${target}" failed the operation${state === undefined ? '' : ` (SQLSTATE ${state})`}`,
-    { target },
-    error,
+    { extensions: { target }, cause: error },
   );
 }

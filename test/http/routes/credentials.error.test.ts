@@ -1,6 +1,7 @@
 // POST /v1/credentials — what is refused, with which problem. Nothing refused leaves a lease.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type TestBroker, credentialRequest, startTestBroker } from '../../helpers/broker.js';
+import { credentialRequest, startTestBroker, type TestBroker } from '../../helpers/broker.js';
+import { expectProblem } from '../../helpers/problems.js';
 
 let t: TestBroker;
 let token: string;
@@ -10,12 +11,6 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-function expectProblem(res: { status: number; headers: Headers; body: Record<string, unknown> }, status: number) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toBe('application/problem+json');
-  expect(res.body).toMatchObject({ status, type: expect.stringMatching(/^urn:jit-broker:problem:/), title: expect.any(String), detail: expect.any(String) });
-}
-
 async function leaseCount(): Promise<number> {
   const [row] = await t.database.sql`select count(*)::int as n from leases where agent = 'agent-errors'`;
   return row!.n as number;
@@ -23,19 +18,28 @@ async function leaseCount(): Promise<number> {
 
 describe('POST /v1/credentials refuses bad input with a problem naming the field', () => {
   test('an unknown top-level field', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: { ...credentialRequest(), scope: 'admin' } });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: { ...credentialRequest(), scope: 'admin' },
+    });
     expectProblem(res, 400);
     expect(res.body.errors).toContainEqual({ field: 'scope', message: 'unknown field' });
   });
 
   test('an unknown field inside the intent', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({}, { sudo: true }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({}, { sudo: true }),
+    });
     expectProblem(res, 400);
     expect(res.body.errors).toContainEqual({ field: 'intent.sudo', message: 'unknown field' });
   });
 
   test('an intent without actions', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({}, { actions: [] }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({}, { actions: [] }),
+    });
     expectProblem(res, 400);
     expect(res.body.errors.map((e: { field: string }) => e.field)).toContain('intent.actions');
   });
@@ -58,17 +62,27 @@ describe('POST /v1/credentials refuses bad input with a problem naming the field
   });
 
   test('a task id with characters outside the allowed set', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({}, { task_id: 't 1; drop' }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({}, { task_id: 't 1; drop' }),
+    });
     expectProblem(res, 400);
   });
 
   test('control characters in the purpose', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({}, { purpose: 'line\nbreak' }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({}, { purpose: 'line\nbreak' }),
+    });
     expectProblem(res, 400);
   });
 
   test('a body that is not JSON', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: '{"template": ', headers: { 'content-type': 'application/json' } });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: '{"template": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expectProblem(res, 400);
   });
 
@@ -86,7 +100,10 @@ describe('POST /v1/credentials refuses bad input with a problem naming the field
   });
 
   test('an unknown template is unprocessable', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({ template: 'no-such' }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({ template: 'no-such' }),
+    });
     expectProblem(res, 422);
     expect(res.body.errors).toContainEqual({ field: 'template', message: 'no such template' });
   });
@@ -95,12 +112,20 @@ describe('POST /v1/credentials refuses bad input with a problem naming the field
     const headers = { 'idempotency-key': 'reuse-1' };
     const first = await t.request('POST', '/v1/credentials', { token, headers, body: credentialRequest() });
     expect(first.status).toBe(201);
-    const res = await t.request('POST', '/v1/credentials', { token, headers, body: credentialRequest({}, { task_id: 'other' }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      headers,
+      body: credentialRequest({}, { task_id: 'other' }),
+    });
     expectProblem(res, 422);
   });
 
   test('an Idempotency-Key with spaces is refused', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, headers: { 'idempotency-key': 'a b' }, body: credentialRequest() });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      headers: { 'idempotency-key': 'a b' },
+      body: credentialRequest(),
+    });
     expectProblem(res, 400);
   });
 
@@ -114,7 +139,10 @@ describe('POST /v1/credentials refuses bad input with a problem naming the field
 
 describe('POST /v1/credentials denies by policy with 403 naming policies and reasons', () => {
   test('a scope outside the template ceiling is denied before Cedar runs, naming the scope', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({}, { actions: ['reports:read', 'reports:delete'] }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({}, { actions: ['reports:read', 'reports:delete'] }),
+    });
     expectProblem(res, 403);
     expect(res.body.policies).toEqual([]);
     expect(res.body.reasons).toHaveLength(1);
@@ -130,31 +158,48 @@ describe('POST /v1/credentials denies by policy with 403 naming policies and rea
   });
 
   test('a satisfied forbid wins over a permit and is named', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({}, { actions: ['reports:export'] }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({}, { actions: ['reports:export'] }),
+    });
     expectProblem(res, 403);
     expect(res.body.policies).toEqual(['forbid-unattended-export']);
   });
 
   test('a denial is audited with the deciding policies and no lease', async () => {
     const before = await leaseCount();
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({}, { actions: ['reports:export'], task_id: 'audited-deny' }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({}, { actions: ['reports:export'], task_id: 'audited-deny' }),
+    });
     expect(res.status).toBe(403);
-    const rows = await t.database.sql`select decision, policies, lease_id from audit_events where intent->>'task_id' = 'audited-deny'`;
+    const rows = await t.database
+      .sql`select decision, policies, lease_id from audit_events where intent->>'task_id' = 'audited-deny'`;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ decision: 'deny', policies: ['forbid-unattended-export'], lease_id: null });
+    expect(rows[0]).toMatchObject({
+      decision: 'deny',
+      policies: ['forbid-unattended-export'],
+      lease_id: null,
+    });
     expect(await leaseCount()).toBe(before);
   });
 });
 
 describe('on_behalf_of', () => {
   test('a bad human token is a 401 that names on_behalf_of', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({ on_behalf_of: 'not.a.jwt' }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({ on_behalf_of: 'not.a.jwt' }),
+    });
     expectProblem(res, 401);
     expect(res.body.detail).toContain('on_behalf_of');
   });
 
   test('a workload token is not accepted as the human', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({ on_behalf_of: token }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({ on_behalf_of: token }),
+    });
     expectProblem(res, 401);
   });
 });

@@ -1,7 +1,7 @@
 // POST /v1/credentials — what works: a scoped, short-lived JWT whose lease can be read back.
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type TestBroker, credentialRequest, startTestBroker } from '../../helpers/broker.js';
+import { credentialRequest, startTestBroker, type TestBroker } from '../../helpers/broker.js';
 
 let t: TestBroker;
 beforeAll(async () => {
@@ -21,7 +21,10 @@ async function verifyMinted(token: string) {
 describe('POST /v1/credentials', () => {
   test('mints a JWT whose claims are exactly the contract: iss, sub, aud, scope, jti = lease id, exp, task_id', async () => {
     const token = await t.agentToken('agent-a');
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({ ttl_seconds: 300 }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({ ttl_seconds: 300 }),
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
     expect(Object.keys(res.body).sort()).toEqual(['credential', 'expires_at', 'lease_id', 'template']);
@@ -31,7 +34,16 @@ describe('POST /v1/credentials', () => {
     expect(res.headers.get('location')).toBe(`/v1/leases/${res.body.lease_id}`);
 
     const { payload, protectedHeader } = await verifyMinted(res.body.credential.token);
-    expect(Object.keys(payload).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'scope', 'sub', 'task_id']);
+    expect(Object.keys(payload).sort()).toEqual([
+      'aud',
+      'exp',
+      'iat',
+      'iss',
+      'jti',
+      'scope',
+      'sub',
+      'task_id',
+    ]);
     expect(payload).toMatchObject({
       iss: 'https://broker.test.local',
       sub: 'agent-a',
@@ -58,10 +70,13 @@ describe('POST /v1/credentials', () => {
     expect(payload.scope).toBe('reports:read reports:export');
   });
 
-  test('with on_behalf_of the token is the human\'s, with the agent as actor (RFC 8693 act)', async () => {
+  test("with on_behalf_of the token is the human's, with the agent as actor (RFC 8693 act)", async () => {
     const token = await t.agentToken('agent-obo');
     const human = await t.staffToken('bob@example.com', []);
-    const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest({ on_behalf_of: human }) });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: credentialRequest({ on_behalf_of: human }),
+    });
     expect(res.status).toBe(201);
     const { payload } = await verifyMinted(res.body.credential.token);
     expect(payload.sub).toBe('bob@example.com');
@@ -69,7 +84,10 @@ describe('POST /v1/credentials', () => {
   });
 
   test('the default TTL is the template default_ttl', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token: await t.agentToken(), body: credentialRequest() });
+    const res = await t.request('POST', '/v1/credentials', {
+      token: await t.agentToken(),
+      body: credentialRequest(),
+    });
     expect(res.status).toBe(201);
     const ttl = (Date.parse(res.body.expires_at) - Math.floor(t.clock.now().getTime() / 1000) * 1000) / 1000;
     expect(ttl).toBe(300);
@@ -100,6 +118,9 @@ describe('POST /v1/credentials', () => {
       expires_at: minted.body.expires_at,
       revoked_at: null,
       revoke_reason: null,
+      provider: 'jwt',
+      issued_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      intent: { task_id: 't-42', purpose: 'monthly report', actions: ['reports:read'], resources: [] },
     });
     expect(lease.text).not.toContain(minted.body.credential.token);
   });
@@ -124,7 +145,9 @@ describe('POST /v1/credentials', () => {
     const token = await t.agentToken('agent-race');
     const headers = { 'idempotency-key': 'race-1' };
     const results = await Promise.all(
-      Array.from({ length: 8 }, () => t.request('POST', '/v1/credentials', { token, headers, body: credentialRequest() })),
+      Array.from({ length: 8 }, () =>
+        t.request('POST', '/v1/credentials', { token, headers, body: credentialRequest() }),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(201));
     expect(new Set(results.map((r) => r.body.lease_id)).size).toBe(1);
@@ -149,7 +172,10 @@ describe('POST /v1/credentials', () => {
   });
 
   test('the minted token is signed with the current broker key', async () => {
-    const res = await t.request('POST', '/v1/credentials', { token: await t.agentToken(), body: credentialRequest() });
+    const res = await t.request('POST', '/v1/credentials', {
+      token: await t.agentToken(),
+      body: credentialRequest(),
+    });
     expect(decodeProtectedHeader(res.body.credential.token).kid).toBe(t.keyStore.currentKey().kid);
   });
 });

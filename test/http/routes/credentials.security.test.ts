@@ -1,8 +1,9 @@
 // POST /v1/credentials — what an attacker tries with identity tokens. Every failure is a 401
 // problem with WWW-Authenticate, never echoes the token, and mints nothing.
-import { SignJWT, generateKeyPair } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type TestBroker, credentialRequest, startTestBroker } from '../../helpers/broker.js';
+import { credentialRequest, startTestBroker, type TestBroker } from '../../helpers/broker.js';
+import { runCommonAuthTests } from '../../helpers/common-auth.js';
 import { forgedKeyToken, hs256WithPublicKey, unsignedToken } from '../../helpers/issuer.js';
 
 let t: TestBroker;
@@ -37,21 +38,25 @@ describe('hostile workload identity tokens are refused with 401', () => {
     expect(res.headers.get('www-authenticate')).toContain('invalid_token');
   });
 
-  test('HS256 signed with the issuer\'s public key (algorithm confusion)', async () => {
+  test("HS256 signed with the issuer's public key (algorithm confusion)", async () => {
     await expectRefused(await hs256WithPublicKey(t.issuer, claims));
   });
 
-  test('a key that is not the issuer\'s, presenting the issuer\'s kid', async () => {
+  test("a key that is not the issuer's, presenting the issuer's kid", async () => {
     await expectRefused(await forgedKeyToken(t.issuer, claims));
   });
 
   test('an expired token', async () => {
-    const res = await expectRefused(await t.issuer.sign({ ...claims, exp: Math.floor(t.clock.now().getTime() / 1000) - 3600 }));
+    const res = await expectRefused(
+      await t.issuer.sign({ ...claims, exp: Math.floor(t.clock.now().getTime() / 1000) - 3600 }),
+    );
     expect(res.body.detail).toMatch(/expired/i);
   });
 
   test('a token not yet valid (nbf beyond the clock skew)', async () => {
-    await expectRefused(await t.issuer.sign({ ...claims, nbf: Math.floor(t.clock.now().getTime() / 1000) + 3600 }));
+    await expectRefused(
+      await t.issuer.sign({ ...claims, nbf: Math.floor(t.clock.now().getTime() / 1000) + 3600 }),
+    );
   });
 
   test('the wrong audience', async () => {
@@ -83,7 +88,9 @@ describe('hostile workload identity tokens are refused with 401', () => {
   test('a payload swapped under a valid signature', async () => {
     const good = await t.agentToken('mallory');
     const [header, , signature] = good.split('.');
-    const payload = Buffer.from(JSON.stringify({ ...claims, sub: 'admin', iss: t.issuer.issuer, aud: 'jit-broker', exp: 9999999999 })).toString('base64url');
+    const payload = Buffer.from(
+      JSON.stringify({ ...claims, sub: 'admin', iss: t.issuer.issuer, aud: 'jit-broker', exp: 9999999999 }),
+    ).toString('base64url');
     await expectRefused(`${header}.${payload}.${signature}`);
   });
 
@@ -107,7 +114,10 @@ describe('hostile workload identity tokens are refused with 401', () => {
 describe('an agent is scoped to its own identity', () => {
   test('the principal comes from the token, not from the body', async () => {
     const token = await t.agentToken('agent-honest');
-    const res = await t.request('POST', '/v1/credentials', { token, body: { ...credentialRequest(), agent: 'agent-admin' } });
+    const res = await t.request('POST', '/v1/credentials', {
+      token,
+      body: { ...credentialRequest(), agent: 'agent-admin' },
+    });
     expect(res.status).toBe(400);
   });
 
@@ -116,4 +126,12 @@ describe('an agent is scoped to its own identity', () => {
     const res = await t.request('POST', '/v1/credentials', { token, body: credentialRequest() });
     expect(res.status).toBe(403);
   });
+});
+
+runCommonAuthTests({
+  method: 'POST',
+  path: '/v1/credentials',
+  kind: 'workload',
+  body: credentialRequest(),
+  broker: () => t,
 });

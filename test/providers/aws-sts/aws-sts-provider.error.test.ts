@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import type { AwsStsTemplate } from '../../../src/policy/broker-config.js';
+import type { AwsStsTemplate } from '../../../src/providers/templates.js';
 import { Problem } from '../../../src/problem.js';
 import {
   type AwsStsProvider,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import type { AwsStsTemplate } from '../../../src/policy/broker-config.js';
+import type { AwsStsTemplate } from '../../../src/providers/templates.js';
 import {
   type AwsStsProvider,
   createAwsStsProvider,

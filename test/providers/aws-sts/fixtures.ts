@@ -2,8 +2,8 @@
 // logger whose output the tests can search for leaked secrets.
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../src/logger.js';
-import type { AwsStsTemplate } from '../../../src/policy/broker-config.js';
-import type { Intent } from '../../../src/policy/intent.js';
+import type { AwsStsTemplate } from '../../../src/providers/templates.js';
+import type { Intent } from '../../../src/core/intent.js';
 
 export const s3Reports: AwsStsTemplate = {
   name: 's3-reports',

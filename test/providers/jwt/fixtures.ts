@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../../src/logger.js';
-import type { JwtTemplate } from '../../../src/policy/broker-config.js';
+import type { JwtTemplate } from '../../../src/providers/templates.js';
 
 export interface CapturedLogger {
   logger: Logger;

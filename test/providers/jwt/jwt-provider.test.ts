@@ -2,8 +2,8 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from '
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { signingKeys } from '../../../src/db/schema/index.js';
-import type { JwtTemplate } from '../../../src/policy/broker-config.js';
-import type { Intent } from '../../../src/policy/intent.js';
+import type { JwtTemplate } from '../../../src/providers/templates.js';
+import type { Intent } from '../../../src/core/intent.js';
 import { createJwtProvider, type JwtGrant } from '../../../src/providers/jwt/jwt-provider.js';
 import { KeyStore } from '../../../src/providers/jwt/key-store.js';
 import type { IssueInput } from '../../../src/providers/types.js';

@@ -170,7 +170,7 @@ describe('rotateKeys', () => {
     const bad = run(TSX, ['src/cli/rotate-keys.ts', '--max-token-lifetime', 'soon'], { cwd: ROOT, env });
     await expect(bad).rejects.toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/usage: npm run keys:rotate/),
+      stderr: expect.stringMatching(/usage: jit-broker keys rotate/),
     });
     const badConfig = run(TSX, ['src/cli/rotate-keys.ts'], { cwd: ROOT, env });
     await expect(badConfig).rejects.toMatchObject({

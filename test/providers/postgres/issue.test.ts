@@ -1,72 +1,47 @@
-// Minting against the machine's PostgreSQL: what the credential can do, and everything it cannot.
-import type postgres from 'postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { groupRoleFor } from '../../../src/providers/postgres/grants.js';
-import type { PostgresCredential } from '../../../src/providers/types.js';
-import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 import {
-  type CapturedProvider,
-  connectAs,
   grantFor,
   issueInput,
   pgTemplate,
-  providerFor,
-} from './harness.js';
+  usePostgresProviderHarness,
+} from '../../helpers/postgres-provider.js';
 
-let target: TargetDatabase;
-let captured: CapturedProvider;
-const clients: postgres.Sql[] = [];
+const pg = usePostgresProviderHarness();
+const { client } = pg;
 const template = pgTemplate();
-
-function client(credential: PostgresCredential): postgres.Sql {
-  const c = connectAs(credential);
-  clients.push(c);
-  return c;
-}
-
-beforeAll(async () => {
-  target = await createTargetDatabase();
-  captured = providerFor({ orders: target.url }, target.rolePrefix);
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.end({ timeout: 1 })));
-});
-afterAll(async () => {
-  await captured?.provider.close();
-  await target?.drop();
-});
 
 describe('issue', () => {
   it('returns a credential for a new login role on the target', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT'], ['public.orders']));
     const { credential, revocation } = await provider.issue(input);
 
-    const role = `${target.rolePrefix}${input.leaseId.replaceAll('-', '')}`;
+    const role = `${pg.target.rolePrefix}${input.leaseId.replaceAll('-', '')}`;
     expect(credential).toEqual({
       type: 'postgres',
       username: role,
       password: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
       host: '127.0.0.1',
       port: 5432,
-      database: target.name,
+      database: pg.target.name,
       url: expect.stringMatching(
-        new RegExp(`^postgres://${role}:[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:5432/${target.name}$`),
+        new RegExp(`^postgres://${role}:[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:5432/${pg.target.name}$`),
       ),
       expires_at: input.expiresAt.toISOString(),
     });
-    expect(revocation).toEqual({ target: 'orders', role, database: target.name });
+    expect(revocation).toEqual({ target: 'orders', role, database: pg.target.name });
     expect(JSON.stringify(revocation)).not.toContain(credential.password);
   });
 
   it('lets the credential run exactly the granted statements and refuses everything else', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const { credential } = await provider.issue(
       issueInput(template, grantFor(provider, template, ['SELECT'], ['public.orders'])),
     );
     const sql = client(credential);
 
-    const [before] = await target.sql`select count(*)::int as n from public.orders`;
+    const [before] = await pg.target.sql`select count(*)::int as n from public.orders`;
     const rows = await sql`select current_user as who, count(*)::int as n from public.orders`;
     expect(rows[0]).toEqual({ who: credential.username, n: before?.n });
 
@@ -82,12 +57,12 @@ describe('issue', () => {
     await expect(sql`drop table public.orders`).rejects.toMatchObject(denied);
     await expect(sql`create role other`).rejects.toMatchObject(denied);
     await expect(sql`set role postgres`).rejects.toMatchObject(denied);
-    const [after] = await target.sql`select count(*)::int as n from public.orders`;
+    const [after] = await pg.target.sql`select count(*)::int as n from public.orders`;
     expect(after).toEqual(before);
   });
 
   it('makes INSERT work on a table whose id comes from a serial sequence', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const { credential } = await provider.issue(
       issueInput(template, grantFor(provider, template, ['INSERT', 'SELECT'], ['public.orders'])),
     );
@@ -98,10 +73,10 @@ describe('issue', () => {
   });
 
   it('creates the role with LOGIN, the lease expiry, the template connection limit and nothing more', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT']));
     const { credential } = await provider.issue(input);
-    const [role] = await target.sql`
+    const [role] = await pg.target.sql`
       select rolcanlogin, rolconnlimit, rolvaliduntil, rolsuper, rolcreatedb, rolcreaterole, rolinherit,
         rolreplication, rolbypassrls,
         array(select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid
@@ -118,9 +93,9 @@ describe('issue', () => {
       rolinherit: true,
       rolreplication: false,
       rolbypassrls: false,
-      groups: [groupRoleFor(target.rolePrefix, target.name, input.grant)],
+      groups: [groupRoleFor(pg.target.rolePrefix, pg.target.name, input.grant)],
     });
-    const [group] = await target.sql`
+    const [group] = await pg.target.sql`
       select rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,
         (select count(*)::int from pg_auth_members where member = r.oid) as memberships
       from pg_roles r where rolname = ${role!.groups[0]}`;
@@ -133,7 +108,7 @@ describe('issue', () => {
       rolbypassrls: false,
       memberships: 0,
     });
-    const grants = await target.sql`
+    const grants = await pg.target.sql`
       select table_name, privilege_type from information_schema.role_table_grants
       where grantee = ${role!.groups[0]} order by 1, 2`;
     expect(grants.map((g) => `${g.privilege_type} ${g.table_name}`)).toEqual([
@@ -141,16 +116,16 @@ describe('issue', () => {
       'SELECT orders',
     ]);
     // Nothing is granted to the lease role itself.
-    const direct = await target.sql`
+    const direct = await pg.target.sql`
       select 1 from information_schema.role_table_grants where grantee = ${credential.username}`;
     expect(direct).toHaveLength(0);
   });
 
   it('shares one privilege group per grant: a table ACL does not grow with the number of leases', async () => {
-    const { provider } = captured;
-    const prefix = target.rolePrefix;
+    const { provider } = pg.captured;
+    const prefix = pg.target.rolePrefix;
     const aclOfOrders = async () =>
-      target.sql<{ grantee: string }[]>`
+      pg.target.sql<{ grantee: string }[]>`
         select coalesce(g.rolname, 'PUBLIC') as grantee
         from pg_class c cross join lateral aclexplode(c.relacl) a left join pg_roles g on g.oid = a.grantee
         where c.oid = 'public.orders'::regclass`;
@@ -167,39 +142,40 @@ describe('issue', () => {
     expect(
       added.every(
         (g) =>
-          g === groupRoleFor(prefix, target.name, write) || g === groupRoleFor(prefix, target.name, read),
+          g === groupRoleFor(prefix, pg.target.name, write) ||
+          g === groupRoleFor(prefix, pg.target.name, read),
       ),
     ).toBe(true);
     expect(
-      after.has(groupRoleFor(prefix, target.name, write)) &&
-        after.has(groupRoleFor(prefix, target.name, read)),
+      after.has(groupRoleFor(prefix, pg.target.name, write)) &&
+        after.has(groupRoleFor(prefix, pg.target.name, read)),
     ).toBe(true);
     for (const { credential } of issued) expect(after.has(credential.username)).toBe(false);
-    const members = await target.sql<{ rolname: string }[]>`
+    const members = await pg.target.sql<{ rolname: string }[]>`
       select m.rolname from pg_auth_members a join pg_roles m on m.oid = a.member
-      where a.roleid = (select oid from pg_roles where rolname = ${groupRoleFor(prefix, target.name, write)})`;
+      where a.roleid = (select oid from pg_roles where rolname = ${groupRoleFor(prefix, pg.target.name, write)})`;
     const writers = issued.filter((_, i) => i % 2 === 0).map((i) => i.credential.username);
     expect(members.map((m) => m.rolname)).toEqual(expect.arrayContaining(writers));
   });
 
   it('grants a privilege group its privileges again when it lost them', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const grant = grantFor(provider, template, ['SELECT'], ['public.orders']);
     await provider.issue(issueInput(template, grant));
-    await target.sql.unsafe(
-      `revoke select on public.orders from "${groupRoleFor(target.rolePrefix, target.name, grant)}"`,
+    await pg.target.sql.unsafe(
+      `revoke select on public.orders from "${groupRoleFor(pg.target.rolePrefix, pg.target.name, grant)}"`,
     );
     const { credential } = await provider.issue(issueInput(template, grant));
     await expect(client(credential)`select count(*)::int as n from public.orders`).resolves.toHaveLength(1);
   });
 
   it('stores only a SCRAM verifier on the target and never logs the password', async () => {
-    const { provider, logs } = captured;
+    const { provider, logs } = pg.captured;
     const { credential } = await provider.issue(
       issueInput(template, grantFor(provider, template, ['SELECT'])),
     );
-    const [stored] =
-      await target.sql`select rolpassword from pg_authid where rolname = ${credential.username}`;
+    const [stored] = await pg.target
+      .sql`select rolpassword from pg_authid where rolname = ${credential.username}`;
     expect(stored?.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
     expect(stored?.rolpassword).not.toContain(credential.password);
     expect(logs.some((line) => line.includes(credential.username))).toBe(true);
@@ -208,7 +184,7 @@ describe('issue', () => {
   });
 
   it('is idempotent per lease: a replay sets a fresh password on the same role', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT'], ['public.orders']));
     const first = await provider.issue(input);
     const firstSession = client(first.credential);
@@ -224,14 +200,14 @@ describe('issue', () => {
   });
 
   it('issues concurrently for the same lease without a duplicate-role error', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT']));
     const results = await Promise.all([provider.issue(input), provider.issue(input), provider.issue(input)]);
     expect(new Set(results.map((r) => r.credential.username)).size).toBe(1);
   });
 
   it('creates nothing when a ceiling table does not exist on the target', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const ghost = pgTemplate({ privileges: { SELECT: ['public.orders', 'public.ghost'] } });
     const input = issueInput(ghost, grantFor(provider, ghost, ['SELECT']));
     await expect(provider.issue(input)).rejects.toMatchObject({
@@ -244,7 +220,7 @@ describe('issue', () => {
 
 describe('renew', () => {
   it('moves VALID UNTIL to the new expiry and hands out a fresh password for the same role', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT'], ['public.orders']));
     const issued = await provider.issue(input);
     const session = client(issued.credential);
@@ -257,18 +233,18 @@ describe('renew', () => {
       expires_at: expiresAt.toISOString(),
     });
     expect(renewed.revocation).toEqual(issued.revocation);
-    const [role] =
-      await target.sql`select rolvaliduntil from pg_roles where rolname = ${issued.credential.username}`;
+    const [role] = await pg.target
+      .sql`select rolvaliduntil from pg_roles where rolname = ${issued.credential.username}`;
     expect(role?.rolvaliduntil).toEqual(expiresAt);
     await expect(session`select count(*) from public.orders`).resolves.toHaveLength(1);
     await expect(client(renewed.credential)`select count(*) from public.orders`).resolves.toHaveLength(1);
   });
 
   it('never brings back a role that is gone or being revoked', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT']));
     const issued = await provider.issue(input);
-    await target.sql.unsafe(`alter role "${issued.credential.username}" nologin`);
+    await pg.target.sql.unsafe(`alter role "${issued.credential.username}" nologin`);
     await expect(provider.renew({ ...input, revocation: issued.revocation })).rejects.toMatchObject({
       status: 409,
     });
@@ -279,8 +255,8 @@ describe('renew', () => {
       status: 409,
       detail: `the role of lease ${input.leaseId} no longer exists on target database "orders"`,
     });
-    const [gone] =
-      await target.sql`select count(*)::int as n from pg_roles where rolname = ${issued.credential.username}`;
+    const [gone] = await pg.target
+      .sql`select count(*)::int as n from pg_roles where rolname = ${issued.credential.username}`;
     expect(gone).toEqual({ n: 0 });
   });
 });

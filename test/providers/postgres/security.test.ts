@@ -1,59 +1,36 @@
 // What an attacker (or a careless policy author) tries: hostile identifiers, tampered lease data,
 // a role widened behind the broker's back, and an admin that lacks a grant option.
 import { randomUUID } from 'node:crypto';
-import type postgres from 'postgres';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { groupRoleFor } from '../../../src/providers/postgres/grants.js';
 import type { PgGrant } from '../../../src/providers/postgres/index.js';
-import type { PostgresCredential } from '../../../src/providers/types.js';
 import {
-  createTargetDatabase,
-  HOSTILE_TABLE,
-  QUOTE_DOT_TABLE,
-  type TargetDatabase,
-  VICTIM_TABLE,
-} from '../../helpers/target-db.js';
-import {
-  type CapturedProvider,
-  connectAs,
   grantFor,
   issueInput,
   pgTemplate,
   providerFor,
   roleExists,
-} from './harness.js';
+  usePostgresProviderHarness,
+} from '../../helpers/postgres-provider.js';
+import {
+  createTargetDatabase,
+  HOSTILE_TABLE,
+  QUOTE_DOT_TABLE,
+  VICTIM_TABLE,
+} from '../../helpers/target-db.js';
 
-let target: TargetDatabase;
-let captured: CapturedProvider;
-const clients: postgres.Sql[] = [];
+const pg = usePostgresProviderHarness();
+const { client } = pg;
 const template = pgTemplate();
 
-function client(credential: PostgresCredential): postgres.Sql {
-  const c = connectAs(credential);
-  clients.push(c);
-  return c;
-}
-
 async function victimIsIntact(): Promise<void> {
-  const rows = await target.sql.unsafe(`select count(*)::int as n from public.${VICTIM_TABLE}`);
+  const rows = await pg.target.sql.unsafe(`select count(*)::int as n from public.${VICTIM_TABLE}`);
   expect(rows[0]).toEqual({ n: 1 });
 }
 
-beforeAll(async () => {
-  target = await createTargetDatabase();
-  captured = providerFor({ orders: target.url }, target.rolePrefix);
-});
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.end({ timeout: 1 })));
-});
-afterAll(async () => {
-  await captured?.provider.close();
-  await target?.drop();
-});
-
 describe('hostile identifiers', () => {
   it('grants a table named like SQL as a table, from the ceiling and from the intent', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const hostile = pgTemplate({
       privileges: { SELECT: ['public.orders', 'public."x; DROP TABLE y"', 'public."odd"".name"'] },
     });
@@ -70,9 +47,9 @@ describe('hostile identifiers', () => {
     ).resolves.toEqual([{ n: 0 }]);
     await expect(sql`select * from public.orders`).rejects.toMatchObject({ code: '42501' });
     await victimIsIntact();
-    const grants = await target.sql`
+    const grants = await pg.target.sql`
       select table_name from information_schema.role_table_grants
-      where grantee = ${groupRoleFor(target.rolePrefix, target.name, input.grant)} order by 1`;
+      where grantee = ${groupRoleFor(pg.target.rolePrefix, pg.target.name, input.grant)} order by 1`;
     expect(grants.map((g) => g.table_name)).toEqual([HOSTILE_TABLE, QUOTE_DOT_TABLE].sort());
   });
 
@@ -86,7 +63,7 @@ describe('hostile identifiers', () => {
       { privileges: ['SELECT'], tables: [{ schema: 'public"; DROP TABLE y; --', name: 'orders' }] },
     ],
   ])('treats %s in a tampered grant from the lease row as a name that does not exist', async (_, grant) => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grant);
     await expect(provider.issue(input)).rejects.toMatchObject({
       status: 502,
@@ -97,7 +74,7 @@ describe('hostile identifiers', () => {
   });
 
   it('refuses a tampered grant whose privilege is not a privilege, before touching the target', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const grant = {
       privileges: ['SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC; --'],
       tables: [{ schema: 'public', name: 'orders' }],
@@ -109,7 +86,7 @@ describe('hostile identifiers', () => {
   });
 
   it('refuses a lease id that is not a UUID instead of deriving a role name from it', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = {
       ...issueInput(template, grantFor(provider, template, ['SELECT'])),
       leaseId: 'x"; DROP TABLE y; --',
@@ -121,17 +98,17 @@ describe('hostile identifiers', () => {
 
 describe('revocation data', () => {
   it('never drops a role that is not the lease’s own, whatever the stored revocation says', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const other = await provider.issue(issueInput(template, grantFor(provider, template, ['SELECT'])));
-    for (const role of ['postgres', target.restrictedAdmin, other.credential.username]) {
+    for (const role of ['postgres', pg.target.restrictedAdmin, other.credential.username]) {
       await expect(
         provider.revoke({
           leaseId: randomUUID(),
-          revocation: { target: 'orders', role, database: target.name },
+          revocation: { target: 'orders', role, database: pg.target.name },
           template,
         }),
       ).rejects.toThrow(/is not this lease's role/);
-      expect(await roleExists(target.sql, role)).toBe(true);
+      expect(await roleExists(pg.target.sql, role)).toBe(true);
     }
   });
 });
@@ -141,10 +118,10 @@ describe('a role changed behind the broker’s back', () => {
     ['an attribute', (role: string) => `alter role "${role}" createdb`],
     ['a membership', (role: string) => `grant pg_read_all_data to "${role}"`],
   ])('is not handed out again when it gained %s', async (_, widen) => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const input = issueInput(template, grantFor(provider, template, ['SELECT']));
     const { credential } = await provider.issue(input);
-    await target.sql.unsafe(widen(credential.username));
+    await pg.target.sql.unsafe(widen(credential.username));
     await expect(provider.issue(input)).rejects.toMatchObject({
       status: 502,
       detail: expect.stringContaining('has attributes or memberships the broker never grants'),
@@ -154,7 +131,7 @@ describe('a role changed behind the broker’s back', () => {
 
 describe('connection limit', () => {
   it('caps the sessions the credential can hold at the template limit', async () => {
-    const { provider } = captured;
+    const { provider } = pg.captured;
     const one = pgTemplate({ connection_limit: 1 });
     const { credential } = await provider.issue(issueInput(one, grantFor(provider, one, ['SELECT'])));
     await client(credential)`select 1`;
@@ -164,7 +141,7 @@ describe('connection limit', () => {
 
 describe('a non-superuser target admin', () => {
   it('issues, serves INSERT on a serial table, and revokes with only CREATEROLE and grant options', async () => {
-    const restricted = providerFor({ orders: target.restrictedAdminUrl }, target.rolePrefix).provider;
+    const restricted = providerFor({ orders: pg.target.restrictedAdminUrl }, pg.target.rolePrefix).provider;
     try {
       const writer = pgTemplate({ privileges: { SELECT: ['public.orders'], INSERT: ['public.orders'] } });
       const input = issueInput(writer, grantFor(restricted, writer, ['SELECT', 'INSERT']));
@@ -176,18 +153,18 @@ describe('a non-superuser target admin', () => {
       const [backend] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
 
       await restricted.revoke({ leaseId: input.leaseId, revocation, template: writer });
-      expect(await target.sql`select 1 from pg_stat_activity where pid = ${backend!.pid}`).toHaveLength(0);
-      expect(await roleExists(target.sql, credential.username)).toBe(false);
+      expect(await pg.target.sql`select 1 from pg_stat_activity where pid = ${backend!.pid}`).toHaveLength(0);
+      expect(await roleExists(pg.target.sql, credential.username)).toBe(false);
     } finally {
       await restricted.close();
     }
   });
 
   it('reports a privilege it cannot grant instead of silently granting less', async () => {
-    await target.sql.unsafe(
-      `revoke grant option for select on public.secrets from "${target.restrictedAdmin}"`,
+    await pg.target.sql.unsafe(
+      `revoke grant option for select on public.secrets from "${pg.target.restrictedAdmin}"`,
     );
-    const restricted = providerFor({ orders: target.restrictedAdminUrl }, target.rolePrefix).provider;
+    const restricted = providerFor({ orders: pg.target.restrictedAdminUrl }, pg.target.rolePrefix).provider;
     try {
       const secrets = pgTemplate({ privileges: { SELECT: ['public.orders', 'public.secrets'] } });
       const input = issueInput(secrets, grantFor(restricted, secrets, ['SELECT']));
@@ -207,7 +184,7 @@ describe('two targets on one PostgreSQL cluster', () => {
   it('give the same grant two privilege groups: a lease of one cannot use it in the other database', async () => {
     const other = await createTargetDatabase();
     // One provider, one role prefix, two targets whose tables have the same names.
-    const both = providerFor({ orders: target.url, billing: other.url }, target.rolePrefix).provider;
+    const both = providerFor({ orders: pg.target.url, billing: other.url }, pg.target.rolePrefix).provider;
     try {
       const ordersTemplate = pgTemplate();
       const billingTemplate = pgTemplate({ name: 'billing-db', target: 'billing' });
@@ -221,17 +198,17 @@ describe('two targets on one PostgreSQL cluster', () => {
       // The same role, logged in to the other database (PUBLIC may CONNECT by default).
       const crossed = client({
         ...inOrders.credential,
-        url: inOrders.credential.url.replace(`/${target.name}`, `/${other.name}`),
+        url: inOrders.credential.url.replace(`/${pg.target.name}`, `/${other.name}`),
       });
       await expect(crossed`select count(*) from public.orders`).rejects.toMatchObject({ code: '42501' });
       await expect(
         client(inBilling.credential)`select count(*)::int as n from public.orders`,
       ).resolves.toHaveLength(1);
-      expect(groupRoleFor(target.rolePrefix, target.name, grant)).not.toBe(
-        groupRoleFor(target.rolePrefix, other.name, grant),
+      expect(groupRoleFor(pg.target.rolePrefix, pg.target.name, grant)).not.toBe(
+        groupRoleFor(pg.target.rolePrefix, other.name, grant),
       );
     } finally {
-      await Promise.all(clients.splice(0).map((c) => c.end({ timeout: 1 })));
+      await pg.closeClients();
       await both.close();
       // Drop the other database first: the groups made there hold privileges in it.
       await other.drop();

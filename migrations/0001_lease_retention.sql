@@ -1,1 +1,0 @@
-CREATE INDEX "leases_finished_idx" ON "leases" USING btree ("updated_at") WHERE "leases"."state" in ('revoked','expired','denied','issue_failed');
