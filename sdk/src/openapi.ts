@@ -505,6 +505,9 @@ export interface components {
             auth_req_id?: string;
             interval?: number;
             expires_in?: number;
+            limit?: string;
+            limit_value?: number;
+            template?: string;
             request_id?: string;
         };
         TokenRequest: {
@@ -914,6 +917,15 @@ export interface operations {
             };
             /** @description invalid_request: body over 64 KiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description temporarily_unavailable: over a broker.yaml limit (`limit` names it; Retry-After says when to retry) */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
