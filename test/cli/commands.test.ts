@@ -381,7 +381,8 @@ describe('step-up and the staff commands', () => {
     const none = await runCli(['leases'], { JIT_BROKER_URL: t.url });
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no staff token: set --staff-token-file .* or JIT_STAFF_TOKEN/);
-    const wrong = await runCli(['leases', '--staff-token-file', env.JIT_TOKEN_FILE!], {
+    // GET /v1/leases also serves agents their own leases, so the staff-only approvals list is the probe.
+    const wrong = await runCli(['approvals', '--staff-token-file', env.JIT_TOKEN_FILE!], {
       JIT_BROKER_URL: t.url,
     });
     expect(wrong.code).toBe(1);

@@ -47,6 +47,24 @@ describe('discovery', () => {
   });
 });
 
+describe('RFC 8414 discovery', () => {
+  test('oauth-authorization-server advertises the same token endpoint to an OAuth 2.0 client', async () => {
+    const oauth2 = await client.discovery(new URL(b.url), 'jit-broker-tests', undefined, client.None(), {
+      algorithm: 'oauth2',
+      execute: [client.allowInsecureRequests],
+    });
+    const metadata = oauth2.serverMetadata();
+    expect(metadata.token_endpoint).toBe(`${b.url}/v1/token`);
+    expect(metadata.authorization_details_types_supported).toEqual(['task_intent']);
+    const response = await client.genericGrantRequest(oauth2, JWT_BEARER, {
+      assertion: await b.agentToken(),
+      resource: REPORTS,
+      scope: 'reports:read',
+    });
+    expect(decodeJwt(response.access_token).aud).toBe(REPORTS);
+  });
+});
+
 describe('token exchange', () => {
   test("exchanges a workload's identity token for a token bound to the one resource", async () => {
     // openid-client sends its client_id (auth method none): the broker audits it.

@@ -25,33 +25,13 @@ export function workloadAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * Staff bearer auth. A token that is not a staff token but verifies as a workload identity is an
- * agent reaching for a reviewer's power: authenticated, not allowed, so 403 rather than 401. Any
- * other bad token stays a 401.
+ * Verifies a staff token; a token that is not one but verifies as a workload identity is handed
+ * to `asAgent`, and any other bad token stays a 401.
  */
-export function staffAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const token = bearerToken(c.req.header('authorization'));
-    try {
-      c.set('staff', await verifiers.staff(token));
-    } catch (error) {
-      if (!(error instanceof Problem) || error.status !== 401) throw error;
-      const isAgent = await verifiers.workload(token).then(
-        () => true,
-        () => false,
-      );
-      if (isAgent) throw problems.forbidden('only security staff may use this route; agents may not');
-      throw error;
-    }
-    await next();
-  };
-}
-
-/**
- * A route that staff and agents share (GET /v1/leases): a staff token sets `staff`, else a
- * workload token sets `identity`; the route narrows what an agent sees to its own.
- */
-export function staffOrAgentAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
+function staffOr(
+  verifiers: Verifiers,
+  asAgent: (c: Parameters<MiddlewareHandler<AppEnv>>[0], identity: WorkloadIdentity) => void,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerToken(c.req.header('authorization'));
     try {
@@ -60,8 +40,26 @@ export function staffOrAgentAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv
       if (!(error instanceof Problem) || error.status !== 401) throw error;
       const identity = await verifiers.workload(token).catch(() => undefined);
       if (identity === undefined) throw error;
-      c.set('identity', identity);
+      asAgent(c, identity);
     }
     await next();
   };
+}
+
+/**
+ * Staff bearer auth. An agent's valid token reaching for a reviewer's power is authenticated but
+ * not allowed: 403 rather than 401.
+ */
+export function staffAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
+  return staffOr(verifiers, () => {
+    throw problems.forbidden('only security staff may use this route; agents may not');
+  });
+}
+
+/**
+ * A route that staff and agents share (GET /v1/leases): a staff token sets `staff`, else a
+ * workload token sets `identity`; the route narrows what an agent sees to its own.
+ */
+export function staffOrAgentAuth(verifiers: Verifiers): MiddlewareHandler<AppEnv> {
+  return staffOr(verifiers, (c, identity) => c.set('identity', identity));
 }
