@@ -6,6 +6,7 @@ import { Approvals } from './approvals/approval-service.js';
 import { deriveAuditKeys, installAuditKeys, readAuditHead, signCheckpoint } from './audit/audit-log.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
+import { BrokerInstance } from './db/broker-instance.js';
 import type { Database } from './db/client.js';
 import { readMigrations } from './db/migrate.js';
 import { type AppDeps, createApp } from './http/app.js';
@@ -25,13 +26,11 @@ import type { PolicyStore } from './policy/policy-store.js';
 import { problems } from './problem.js';
 import type { KeyStore } from './providers/jwt/key-store.js';
 import type { ProviderRegistry } from './providers/types.js';
+import { createRevokeFailedNotifier } from './revocation/revoke-failed-notifier.js';
 import { Revoker } from './revocation/revoker.js';
 import { Sweeper, type SweepTask } from './revocation/sweeper.js';
 import { createApprovalNotifier } from './step-up/notifier.js';
 import { StepUpRequests } from './step-up/step-up-requests.js';
-
-/** What a crash leaves at a target is rare (a role created mid-issue): looking once a minute is plenty. */
-const RECONCILE_SECONDS = 60;
 
 export interface BrokerDeps {
   config: Config;
@@ -53,6 +52,8 @@ export interface Broker {
   issuance: Issuance;
   revoker: Revoker;
   sweeper: Sweeper;
+  /** This process's liveness lock: release it on shutdown, before closing the database. */
+  instance: BrokerInstance;
   metrics: Metrics;
   verifiers: Verifiers;
   stepUp: StepUpRequests;
@@ -103,15 +104,17 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const masterKey = deps.masterKey ?? deps.config.masterKey;
   if (masterKey === undefined) throw new Error('createBroker: a master key is required (BROKER_MASTER_KEY)');
   installAuditKeys(deriveAuditKeys(masterKey));
+  const countLeases = async (state: string) => {
+    const [row] = await database.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from leases where state = ${state}`,
+    );
+    return row?.n ?? 0;
+  };
   const metrics =
     deps.metrics ??
     createMetrics({
-      activeLeases: async () => {
-        const [row] = await database.db.execute<{ n: number }>(
-          sql`select count(*)::int as n from leases where state = 'active'`,
-        );
-        return row?.n ?? 0;
-      },
+      activeLeases: () => countLeases('active'),
+      revokeFailedLeases: () => countLeases('revoke_failed'),
     });
   const notifier = deps.config.approvalWebhookUrl
     ? createApprovalNotifier({
@@ -122,9 +125,40 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         logger,
       })
     : undefined;
+  const failureNotifier = deps.config.approvalWebhookUrl
+    ? createRevokeFailedNotifier({
+        url: deps.config.approvalWebhookUrl,
+        // createApprovalNotifier above has refused a URL without a secret.
+        secret: deps.config.webhookSecret!,
+        publicUrl: deps.config.publicUrl,
+        clock,
+        logger,
+      })
+    : undefined;
+  const instance = await BrokerInstance.register(database, logger);
   const stepUp = new StepUpRequests({ database, clock, logger, notifier });
-  const revoker = new Revoker({ db: database.db, clock, logger, providers, policies, metrics, stepUp });
-  const issuance = new Issuance({ database, clock, logger, metrics, policies, providers, stepUp });
+  const revoker = new Revoker({
+    db: database.db,
+    clock,
+    logger,
+    providers,
+    policies,
+    metrics,
+    stepUp,
+    maxAttempts: deps.config.revokeMaxAttempts,
+    instanceKey: instance.key,
+    failureNotifier,
+  });
+  const issuance = new Issuance({
+    database,
+    clock,
+    logger,
+    metrics,
+    policies,
+    providers,
+    stepUp,
+    instanceKey: instance.key,
+  });
   const approvals = new Approvals({ database, clock, logger, metrics, policies, issuance, stepUp });
   const tasks: Record<string, SweepTask> = {
     'signing-keys': async () => {
@@ -137,12 +171,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   for (const provider of Object.values(providers)) {
     if (!provider?.reconcile) continue;
     const reconcile = provider.reconcile.bind(provider);
-    let lastRun = Number.NEGATIVE_INFINITY;
-    tasks[`${provider.kind}-reconcile`] = async (now) => {
-      if (now.getTime() - lastRun < RECONCILE_SECONDS * 1000) return 0;
-      lastRun = now.getTime();
-      return reconcile((ids) => endedLeases(database.db, ids));
-    };
+    // Every tick (one catalogue query per target): nothing may outlive its lease by more than a
+    // sweep interval, even when a crash came between the provider's work and the lease update.
+    tasks[`${provider.kind}-reconcile`] = () => reconcile((ids) => endedLeases(database.db, ids));
   }
   const sweeper = new Sweeper({
     database,
@@ -150,7 +181,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     logger,
     metrics,
     revoker,
+    instance,
     intervalSeconds: deps.config.sweepIntervalSeconds,
+    retention: {
+      leaseSeconds: deps.config.leaseRetentionDays * 86_400,
+      deliverySeconds: deps.config.webhookDeliveryRetentionSeconds,
+    },
     tasks,
   });
   const verifiers = createVerifiers(policies, clock, logger);
@@ -173,5 +209,5 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     shutdown,
   };
   const app = createApp({ ...appDeps, extensions: apiExtensions(appDeps) });
-  return { app, issuance, revoker, sweeper, metrics, verifiers, stepUp, approvals, shutdown };
+  return { app, issuance, revoker, sweeper, instance, metrics, verifiers, stepUp, approvals, shutdown };
 }

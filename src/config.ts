@@ -44,6 +44,10 @@ const envSchema = z.object({
   SWEEP_INTERVAL_SECONDS: integerString(1, 3600, 5),
   DATABASE_CONNECT_TIMEOUT_MS: integerString(100, 30_000, 1000),
   SHUTDOWN_TIMEOUT_SECONDS: integerString(1, 600, 10),
+  REVOKE_MAX_ATTEMPTS: integerString(1, 1000, 10),
+  LEASE_RETENTION_DAYS: integerString(1, 36_500, 30),
+  // Never under twice the signature window (300 s): an id must outlive every replay of it.
+  WEBHOOK_DELIVERY_RETENTION_SECONDS: integerString(600, 604_800, 600),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   STAFF_CLIENT_SECRET: nonEmpty.optional(),
   APPROVAL_WEBHOOK_URL: httpUrl.optional(),
@@ -71,6 +75,12 @@ export interface Config {
   databaseConnectTimeoutMs: number;
   /** SIGTERM: in-flight requests get this long to finish before the process exits anyway. */
   shutdownTimeoutSeconds: number;
+  /** Failed provider revocations after which a lease is `revoke_failed` (and reported). */
+  revokeMaxAttempts: number;
+  /** Finished leases (revoked, expired, denied, issue_failed) are deleted this long after they ended. */
+  leaseRetentionDays: number;
+  /** Accepted webhook delivery ids are kept this long (replay protection). */
+  webhookDeliveryRetentionSeconds: number;
   logLevel: (typeof LOG_LEVELS)[number];
   staffClientSecret: string | undefined;
   approvalWebhookUrl: string | undefined;
@@ -128,6 +138,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    revokeMaxAttempts: e.REVOKE_MAX_ATTEMPTS,
+    leaseRetentionDays: e.LEASE_RETENTION_DAYS,
+    webhookDeliveryRetentionSeconds: e.WEBHOOK_DELIVERY_RETENTION_SECONDS,
     logLevel: e.LOG_LEVEL,
     staffClientSecret: e.STAFF_CLIENT_SECRET,
     approvalWebhookUrl: e.APPROVAL_WEBHOOK_URL,

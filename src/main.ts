@@ -205,6 +205,7 @@ async function main(): Promise<void> {
     // The sweeper stops scheduling at once and finishes the pass it is in while requests drain.
     const [drained] = await Promise.all([drainServer(server as Server, budgetMs), broker.sweeper.stop()]);
     if (drained === 'timed-out') logger.warn('requests still running at the shutdown timeout were cut off');
+    await broker.instance.release();
     await postgresProvider.close();
     stsProvider.close();
     await devIdp?.close();

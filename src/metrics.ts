@@ -9,15 +9,21 @@ export interface Metrics {
   revocations: Counter<'provider' | 'outcome'>;
   revocationFailures: Counter;
   activeLeases: Gauge;
+  revokeFailedLeases: Gauge;
   sweeperLag: Gauge;
   httpRequests: Counter<'method' | 'status'>;
   auditRowsRefused: Counter;
   auditChainBroken: Gauge;
 }
 
-export function createMetrics(
-  options: { defaultMetrics?: boolean; activeLeases?: () => Promise<number> } = {},
-): Metrics {
+export interface MetricsOptions {
+  defaultMetrics?: boolean;
+  activeLeases?: () => Promise<number>;
+  /** Leases whose revocation kept failing (`revoke_failed`), counted at each scrape. */
+  revokeFailedLeases?: () => Promise<number>;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'jit_broker_' });
   const count = options.activeLeases;
@@ -53,6 +59,15 @@ export function createMetrics(
       registers: [registry],
       async collect() {
         if (count) this.set(await count());
+      },
+    }),
+    revokeFailedLeases: new Gauge({
+      // Named without the jit_broker_ prefix on purpose: it is the alert operators page on.
+      name: 'jit_revoke_failed_leases',
+      help: 'Leases whose revocation failed REVOKE_MAX_ATTEMPTS times and is still being retried.',
+      registers: [registry],
+      async collect() {
+        if (options.revokeFailedLeases) this.set(await options.revokeFailedLeases());
       },
     }),
     sweeperLag: new Gauge({

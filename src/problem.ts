@@ -36,6 +36,8 @@ export const PROBLEM_CATALOGUE = {
   'too-many-requests': { status: 429, title: 'Too many requests' },
   /** 499 as nginx logs it: the client hung up; nobody reads the answer, it is for metrics and logs. */
   'client-closed-request': { status: 499, title: 'Client closed request' },
+  /** Over a broker.yaml `limits:` quota; the problem names the limit. */
+  'limit-exceeded': { status: 429, title: 'Limit exceeded' },
   internal: { status: 500, title: 'Internal server error' },
   'upstream-error': { status: 502, title: 'Bad gateway' },
   unavailable: { status: 503, title: 'Service unavailable' },
@@ -155,6 +157,25 @@ export const problems = {
     }),
   clientClosedRequest: (o: Options<'cause'> = {}) =>
     new Problem('client-closed-request', 'the client closed the connection before the answer', o),
+  /** Over a broker.yaml `limits:` quota: the problem names the limit; Retry-After says when to try again. */
+  limitExceeded: (o: {
+    limit: string;
+    value: number;
+    retryAfterSeconds: number;
+    template?: string | undefined;
+  }) =>
+    new Problem(
+      'limit-exceeded',
+      `${o.template === undefined ? '' : `template "${o.template}": `}${o.limit} is ${o.value}; try again in ${o.retryAfterSeconds} s`,
+      {
+        extensions: {
+          limit: o.limit,
+          limit_value: o.value,
+          ...(o.template === undefined ? {} : { template: o.template }),
+        },
+        headers: retryAfter(o.retryAfterSeconds, 1),
+      },
+    ),
   internal: (cause: unknown) => new Problem('internal', 'an unexpected error occurred', { cause }),
   badGateway: (detail: string, o: Options<'extensions' | 'cause'> = {}) =>
     new Problem('upstream-error', detail, o),

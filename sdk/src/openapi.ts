@@ -469,7 +469,7 @@ export interface components {
              * @description One of the broker's problem types (closed list); the title is fixed per type
              * @enum {string}
              */
-            type: "urn:jit-broker:problem:bad-request" | "urn:jit-broker:problem:validation" | "urn:jit-broker:problem:request-refused" | "urn:jit-broker:problem:oauth-error" | "urn:jit-broker:problem:invalid-token" | "urn:jit-broker:problem:missing-token" | "urn:jit-broker:problem:invalid-signature" | "urn:jit-broker:problem:replayed-delivery" | "urn:jit-broker:problem:sign-in-failed" | "urn:jit-broker:problem:no-session" | "urn:jit-broker:problem:forbidden" | "urn:jit-broker:problem:cross-origin" | "urn:jit-broker:problem:csrf" | "urn:jit-broker:problem:denied" | "urn:jit-broker:problem:approval-denied" | "urn:jit-broker:problem:approval-expired" | "urn:jit-broker:problem:not-found" | "urn:jit-broker:problem:method-not-allowed" | "urn:jit-broker:problem:conflict" | "urn:jit-broker:problem:payload-too-large" | "urn:jit-broker:problem:unsupported-media-type" | "urn:jit-broker:problem:unprocessable" | "urn:jit-broker:problem:too-many-requests" | "urn:jit-broker:problem:client-closed-request" | "urn:jit-broker:problem:internal" | "urn:jit-broker:problem:upstream-error" | "urn:jit-broker:problem:unavailable" | "urn:jit-broker:problem:console-not-configured";
+            type: "urn:jit-broker:problem:bad-request" | "urn:jit-broker:problem:validation" | "urn:jit-broker:problem:request-refused" | "urn:jit-broker:problem:oauth-error" | "urn:jit-broker:problem:invalid-token" | "urn:jit-broker:problem:missing-token" | "urn:jit-broker:problem:invalid-signature" | "urn:jit-broker:problem:replayed-delivery" | "urn:jit-broker:problem:sign-in-failed" | "urn:jit-broker:problem:no-session" | "urn:jit-broker:problem:forbidden" | "urn:jit-broker:problem:cross-origin" | "urn:jit-broker:problem:csrf" | "urn:jit-broker:problem:denied" | "urn:jit-broker:problem:approval-denied" | "urn:jit-broker:problem:approval-expired" | "urn:jit-broker:problem:not-found" | "urn:jit-broker:problem:method-not-allowed" | "urn:jit-broker:problem:conflict" | "urn:jit-broker:problem:payload-too-large" | "urn:jit-broker:problem:unsupported-media-type" | "urn:jit-broker:problem:unprocessable" | "urn:jit-broker:problem:too-many-requests" | "urn:jit-broker:problem:client-closed-request" | "urn:jit-broker:problem:limit-exceeded" | "urn:jit-broker:problem:internal" | "urn:jit-broker:problem:upstream-error" | "urn:jit-broker:problem:unavailable" | "urn:jit-broker:problem:console-not-configured";
             title: string;
             status: number;
             detail: string;
@@ -522,6 +522,9 @@ export interface components {
             auth_req_id?: string;
             interval?: number;
             expires_in?: number;
+            limit?: string;
+            limit_value?: number;
+            template?: string;
             request_id?: string;
         };
         TokenRequest: {
@@ -574,7 +577,7 @@ export interface components {
         Lease: {
             lease_id: string;
             /** @enum {string} */
-            state: "pending_approval" | "issuing" | "active" | "revoking" | "revoked" | "expired" | "denied" | "issue_failed";
+            state: "pending_approval" | "issuing" | "active" | "revoking" | "revoke_failed" | "revoked" | "expired" | "denied" | "issue_failed";
             template: string;
             task_id: string;
             agent: string;
@@ -596,7 +599,7 @@ export interface components {
         RenewedLease: {
             lease_id: string;
             /** @enum {string} */
-            state: "pending_approval" | "issuing" | "active" | "revoking" | "revoked" | "expired" | "denied" | "issue_failed";
+            state: "pending_approval" | "issuing" | "active" | "revoking" | "revoke_failed" | "revoked" | "expired" | "denied" | "issue_failed";
             template: string;
             task_id: string;
             agent: string;
@@ -621,7 +624,12 @@ export interface components {
         };
         TaskCompleted: {
             task_id: string;
+            /** @description Ids of the leases revoked: the first 1000 (by lease id) when there are more */
             revoked: string[];
+            /** @description How many leases were revoked in all */
+            count: number;
+            /** @description `true` when `revoked` lists fewer ids than `count` */
+            truncated: boolean;
         };
         Introspection: {
             active: boolean;
@@ -720,7 +728,7 @@ export interface components {
              * @description pending_approval until the credential is collected; until then an approved request can still be denied
              * @enum {string}
              */
-            lease_state: "pending_approval" | "issuing" | "active" | "revoking" | "revoked" | "expired" | "denied" | "issue_failed";
+            lease_state: "pending_approval" | "issuing" | "active" | "revoking" | "revoke_failed" | "revoked" | "expired" | "denied" | "issue_failed";
             template: string;
             agent: string;
             agent_issuer: string;
@@ -861,6 +869,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Over a broker.yaml limit (`limit` names it; Retry-After says when to retry) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The provider refused or failed */
             502: {
                 headers: {
@@ -932,6 +949,15 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            /** @description temporarily_unavailable: over a broker.yaml limit (`limit` names it; Retry-After says when to retry) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
             /** @description temporarily_unavailable */
             503: {
                 headers: {
@@ -948,7 +974,7 @@ export interface operations {
             query?: {
                 agent?: string;
                 task_id?: string;
-                state?: "pending_approval" | "issuing" | "active" | "revoking" | "revoked" | "expired" | "denied" | "issue_failed";
+                state?: "pending_approval" | "issuing" | "active" | "revoking" | "revoke_failed" | "revoked" | "expired" | "denied" | "issue_failed";
                 template?: string;
                 limit?: number;
                 cursor?: string;

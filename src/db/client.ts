@@ -15,6 +15,8 @@ export interface Database {
   db: Db;
   /** Whether the database answered its last probe; the app reports connection failures to it. */
   health: DatabaseHealth;
+  /** One connection of its own, outside the pool, for session state (the broker instance lock). */
+  openSession(): postgres.Sql;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,17 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
     sql,
     db,
     health,
+    // Never idle-closed, never recycled: a session lock lives exactly as long as this connection.
+    openSession: () =>
+      postgres(url, {
+        max: 1,
+        idle_timeout: 0,
+        max_lifetime: null,
+        connect_timeout: 5,
+        backoff: reconnectBackoff,
+        onnotice: () => {},
+        connection: { application_name: `${options.applicationName ?? 'jit-broker'} (instance)` },
+      }),
     close: async () => {
       await health.close();
       await pool.end({ timeout: 5 });

@@ -32,6 +32,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   413: 'Request body over 64 KiB',
   415: 'Body sent with a Content-Type the route does not read',
   422: 'Well-formed but unprocessable request',
+  429: 'Over a broker.yaml limit (`limit` names it; Retry-After says when to retry)',
   502: 'The provider refused or failed',
   503: 'A dependency (database, provider, identity provider) is unavailable',
 };

@@ -17,6 +17,8 @@ export interface IssuanceDeps {
   policies: PolicyStore;
   providers: ProviderRegistry;
   stepUp: StepUpRequests;
+  /** This process's instance key: an `issuing` lease is claimed by it until it is active. */
+  instanceKey: number;
 }
 
 /** The configured provider of a template, or 503: the broker runs without it. */

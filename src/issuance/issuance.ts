@@ -6,6 +6,7 @@ import { recordAudit } from '../audit/audit-log.js';
 import type { Lease, NewLease } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
 import { completeLease } from '../leases/lease-writes.js';
+import { agentLimits } from '../leases/limits.js';
 import { problems } from '../problem.js';
 import type { Template } from '../providers/templates.js';
 import type { AnyProvider, Credential } from '../providers/types.js';
@@ -82,6 +83,7 @@ export class Issuance {
       });
     }
     const now = wholeSeconds(clock.now());
+    const limits = agentLimits(policySet.config.limits, template);
     const { expiresAt, maxExpiresAt } = leaseExpiries(now, verdict, input.delegation);
     const lease: NewLease = {
       id: leaseId,
@@ -117,6 +119,7 @@ export class Issuance {
           decisionAudit: audit,
           policies: verdict.policies,
           policyVersion: verdict.policyVersion,
+          limits,
         });
         return { status: 'pending', approvalId: pending.approvalId, lease: pending.lease };
       }
@@ -126,6 +129,7 @@ export class Issuance {
         provider,
         decisionAudit: audit,
         requestId: input.requestId,
+        limits,
       });
       metrics.issuance.observe(
         { template: template.name, provider: template.provider },

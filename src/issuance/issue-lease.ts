@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { type Lease, leases, type NewLease } from '../db/schema/index.js';
 import { completeLease, insertLeaseWithAudit } from '../leases/lease-writes.js';
+import type { AgentLimits } from '../leases/limits.js';
 import type { Logger } from '../logger.js';
 import { Problem, problems } from '../problem.js';
 import type { Template } from '../providers/templates.js';
@@ -17,6 +18,8 @@ export interface IssueDeps {
   database: Database;
   clock: Clock;
   logger: Logger;
+  /** Claims the `issuing` row for this process, so a crash is cleaned up by a live replica at once. */
+  instanceKey: number;
 }
 
 export interface IssueParams {
@@ -27,6 +30,11 @@ export interface IssueParams {
   /** The decision to record with the lease (every path has one). */
   decisionAudit: AuditEntry;
   requestId: string | undefined;
+  /**
+   * The agent's quotas, checked where a new lease row is written. A collected step-up request
+   * (`pending_approval`) passes none: it was counted when it was opened.
+   */
+  limits?: AgentLimits;
 }
 
 export interface IssuedLease {
@@ -90,7 +98,7 @@ function issuedAudit(
 const NO_LONGER_PENDING = (id: string) => problems.conflict(`lease ${id} is no longer waiting to be issued`);
 
 export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<IssuedLease> {
-  const { lease, template, provider, decisionAudit, requestId } = params;
+  const { lease, template, provider, decisionAudit, requestId, limits } = params;
   const { db } = deps.database;
   const leaseId = lease.id!;
   const issuedAt = wholeSeconds(deps.clock.now());
@@ -109,6 +117,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
   const row = { ...lease, id: leaseId };
   const issueInput = providerInput(row, template, issuedAt, expiresAt);
   const fromPending = lease.state === 'pending_approval';
+  if (!fromPending && !limits) throw new Error('issueLease: a new lease needs the agent limits');
 
   if (provider.sideEffectFree) {
     const issued = await provider.issue(issueInput);
@@ -124,7 +133,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     const audits = [decisionAudit, issuedAudit(row, provider, expiresAt, issuedAt, requestId)];
     if (!fromPending) {
       const saved = completeLease(active);
-      await insertLeaseWithAudit(deps.database.sql, saved, audits);
+      await insertLeaseWithAudit(deps.database.sql, saved, audits, limits!);
       return { lease: saved, credential: issued.credential };
     }
     const saved = await db.transaction(async (tx) => {
@@ -145,7 +154,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     await db.transaction(async (tx) => {
       const [moved] = await tx
         .update(leases)
-        .set({ state: 'issuing', expiresAt, maxExpiresAt, updatedAt: issuedAt })
+        .set({ state: 'issuing', expiresAt, maxExpiresAt, updatedAt: issuedAt, claimedBy: deps.instanceKey })
         .where(and(eq(leases.id, leaseId), eq(leases.state, 'pending_approval')))
         .returning({ id: leases.id });
       if (!moved) throw NO_LONGER_PENDING(leaseId);
@@ -154,8 +163,9 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
   } else {
     await insertLeaseWithAudit(
       deps.database.sql,
-      completeLease({ ...row, state: 'issuing', expiresAt, maxExpiresAt }),
+      completeLease({ ...row, state: 'issuing', expiresAt, maxExpiresAt, claimedBy: deps.instanceKey }),
       [decisionAudit],
+      limits!,
     );
   }
 
@@ -179,7 +189,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     if (written?.state !== 'issuing') return written;
     const [active] = await tx
       .update(leases)
-      .set({ state: 'active', issuedAt })
+      .set({ state: 'active', issuedAt, claimedBy: null })
       .where(eq(leases.id, leaseId))
       .returning();
     await recordAudit(tx, issuedAudit(row, provider, expiresAt, now, requestId));
@@ -214,7 +224,7 @@ async function markIssueFailed(
   await deps.database.db.transaction(async (tx) => {
     const [failed] = await tx
       .update(leases)
-      .set({ state: 'issue_failed', lastError: summary, updatedAt: now })
+      .set({ state: 'issue_failed', lastError: summary, updatedAt: now, claimedBy: null })
       .where(and(eq(leases.id, lease.id), eq(leases.state, 'issuing')))
       .returning({ id: leases.id });
     if (!failed) return;

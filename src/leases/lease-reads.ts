@@ -37,14 +37,17 @@ export async function endedLeases(db: DbOrTx, leaseIds: readonly string[]): Prom
     .where(
       and(
         inArray(leases.id, [...leaseIds]),
-        notInArray(leases.state, ['issuing', 'active', 'revoking', 'pending_approval']),
+        notInArray(leases.state, ['issuing', 'active', 'revoking', 'revoke_failed', 'pending_approval']),
       ),
     );
   return rows.map((r) => r.id);
 }
 
 /** The state and expiry of a JWT lease (what introspection answers from), or undefined. */
-export async function jwtLeaseState(db: DbOrTx, leaseId: string): Promise<{ state: Lease['state']; expiresAt: Date } | undefined> {
+export async function jwtLeaseState(
+  db: DbOrTx,
+  leaseId: string,
+): Promise<{ state: Lease['state']; expiresAt: Date } | undefined> {
   const [row] = await db
     .select({ state: leases.state, expiresAt: leases.expiresAt })
     .from(leases)

@@ -1,10 +1,12 @@
 // The one way a lease row is written: a postgres.js fragment (`insert into leases …`) that callers
 // embed with the audit rows (and, for a step-up request, the approval row) in one data-modifying
-// CTE, so a new lease and its records commit in one statement: one round trip, one transaction.
+// CTE, so a new lease and its records commit in one statement. A new lease is written only inside
+// the agent's quota (limits.ts), checked in the same transaction under the agent's lock.
 import { getTableColumns } from 'drizzle-orm';
 import type postgres from 'postgres';
 import { type AuditEntry, auditInsert } from '../audit/audit-log.js';
 import { type Lease, leases, type NewLease } from '../db/schema/index.js';
+import { type AgentLimits, withinAgentLimits } from './limits.js';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 type Fragment = postgres.PendingQuery<postgres.Row[]>;
@@ -31,11 +33,17 @@ export function leaseInsert(sql: Sql, lease: Lease): Fragment {
   return sql`insert into leases select * from jsonb_populate_record(null::leases, ${JSON.stringify(row)}::jsonb)`;
 }
 
-/** Inserts `lease` with `audits`, atomically, in one statement. */
+/** Inserts `lease` with `audits`, atomically, inside the agent's limits (else a 429 Problem). */
 export async function insertLeaseWithAudit(
-  sql: Sql,
+  sql: postgres.Sql,
   lease: Lease,
   audits: readonly AuditEntry[],
+  limits: AgentLimits,
 ): Promise<void> {
-  await sql`with lease as (${leaseInsert(sql, lease)}), audit as (${auditInsert(sql, audits)}) select 1`;
+  await withinAgentLimits(
+    sql,
+    lease,
+    limits,
+    (tx) => tx`with lease as (${leaseInsert(tx, lease)}), audit as (${auditInsert(tx, audits)}) select 1`,
+  );
 }

@@ -153,6 +153,8 @@ export function oauthErrorFrom(error: unknown): OAuthError {
       return new OAuthError('temporarily_unavailable', {
         description: error.detail ?? 'the broker cannot answer right now; retry later',
         headers: error.headers['Retry-After'] ? { 'Retry-After': error.headers['Retry-After'] } : {},
+        // Over a broker.yaml limit: 429 as on POST /v1/credentials, the body naming the limit.
+        ...(error.type === 'limit-exceeded' ? { status: 429, extensions: error.extensions } : {}),
         cause: error,
       });
     case 502:

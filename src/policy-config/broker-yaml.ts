@@ -1,5 +1,5 @@
-// The schema of POLICY_DIR/broker.yaml: trusted workload issuers, the staff identity provider and
-// the templates that bound every credential. Unknown keys are errors, so a typo never silently
+// The schema of POLICY_DIR/broker.yaml: trusted workload issuers, the staff identity provider,
+// per-agent limits and the templates that bound every credential. Unknown keys are errors, so a typo never silently
 // widens or disables a rule.
 import { z } from 'zod';
 import { durationSchema } from '../core/duration.js';
@@ -81,6 +81,14 @@ const staffSchema = z
   })
   .superRefine(exactlyOneKeySource);
 
+export const DEFAULT_LIVE_LEASES_PER_AGENT = 10_000;
+
+const limitsSchema = z.strictObject({
+  live_leases_per_agent: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIVE_LEASES_PER_AGENT),
+  /** 0 = off. */
+  issuances_per_minute_per_agent: z.number().int().min(0).max(1_000_000).default(0),
+});
+
 /**
  * A resource server allowed to call /v1/introspect (RFC 7662 §2.1): HTTP Basic (or
  * client_secret_post) with a secret whose hex sha256 is kept here, or private_key_jwt (RFC 7523
@@ -108,48 +116,66 @@ const resourceServerSchema = z
     }
   });
 
-export const brokerYamlSchema = z.strictObject({
-  issuers: z
-    .array(issuerSchema)
-    .min(1)
-    .superRefine((list, ctx) => {
-      const seen = new Set<string>();
-      list.forEach((i, index) => {
-        if (seen.has(i.name))
-          ctx.addIssue({
-            code: 'custom',
-            message: `duplicate issuer name "${i.name}"`,
-            path: [index, 'name'],
-          });
-        seen.add(i.name);
-      });
+export const brokerYamlSchema = z
+  .strictObject({
+    issuers: z
+      .array(issuerSchema)
+      .min(1)
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((i, index) => {
+          if (seen.has(i.name))
+            ctx.addIssue({
+              code: 'custom',
+              message: `duplicate issuer name "${i.name}"`,
+              path: [index, 'name'],
+            });
+          seen.add(i.name);
+        });
+      }),
+    staff: staffSchema.optional(),
+    limits: limitsSchema.default({
+      live_leases_per_agent: DEFAULT_LIVE_LEASES_PER_AGENT,
+      issuances_per_minute_per_agent: 0,
     }),
-  staff: staffSchema.optional(),
-  /** How many token exchanges a delegation chain may add to a workload's own token. */
-  max_delegation_depth: z.number().int().min(0).max(16).default(2),
-  resource_servers: z
-    .array(resourceServerSchema)
-    .default([])
-    .superRefine((list, ctx) => {
-      const seen = new Set<string>();
-      list.forEach((rs, index) => {
-        if (seen.has(rs.client_id)) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `duplicate client_id "${rs.client_id}"`,
-            path: [index, 'client_id'],
-          });
-        }
-        seen.add(rs.client_id);
-      });
-    }),
-  templates: z.record(
-    z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - (at most 64)'),
-    templateSchema,
-  ),
-});
+    /** How many token exchanges a delegation chain may add to a workload's own token. */
+    max_delegation_depth: z.number().int().min(0).max(16).default(2),
+    resource_servers: z
+      .array(resourceServerSchema)
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((rs, index) => {
+          if (seen.has(rs.client_id)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `duplicate client_id "${rs.client_id}"`,
+              path: [index, 'client_id'],
+            });
+          }
+          seen.add(rs.client_id);
+        });
+      }),
+    templates: z.record(
+      z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - (at most 64)'),
+      templateSchema,
+    ),
+  })
+  .superRefine((config, ctx) => {
+    // A template may only lower the agent's live-lease limit.
+    for (const [name, t] of Object.entries(config.templates)) {
+      const cap = t.max_live_leases_per_agent;
+      if (cap !== undefined && cap > config.limits.live_leases_per_agent)
+        ctx.addIssue({
+          code: 'custom',
+          message: `exceeds limits.live_leases_per_agent (${config.limits.live_leases_per_agent}); a template may only lower it`,
+          path: ['templates', name, 'max_live_leases_per_agent'],
+        });
+    }
+  });
 
 export type BrokerYaml = z.output<typeof brokerYamlSchema>;
 export type IssuerConfig = z.output<typeof issuerSchema>;
 export type StaffConfig = z.output<typeof staffSchema>;
+export type LimitsConfig = z.output<typeof limitsSchema>;
 export type ResourceServerConfig = z.output<typeof resourceServerSchema>;

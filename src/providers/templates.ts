@@ -5,8 +5,15 @@ import { awsStsTemplateSchema } from './aws-sts/template.js';
 import { jwtTemplateSchema } from './jwt/template.js';
 import { postgresTemplateSchema } from './postgres/template.js';
 
+/** Per-template quota, lower than broker.yaml's `limits.live_leases_per_agent` (checked there). */
+const templateLimits = { max_live_leases_per_agent: z.number().int().min(1).max(1_000_000).optional() };
+
 export const templateSchema = z
-  .discriminatedUnion('provider', [jwtTemplateSchema, postgresTemplateSchema, awsStsTemplateSchema])
+  .discriminatedUnion('provider', [
+    jwtTemplateSchema.extend(templateLimits),
+    postgresTemplateSchema.extend(templateLimits),
+    awsStsTemplateSchema.extend(templateLimits),
+  ])
   .superRefine((t, ctx) => {
     if (t.default_ttl > t.max_ttl)
       ctx.addIssue({ code: 'custom', message: 'default_ttl exceeds max_ttl', path: ['default_ttl'] });

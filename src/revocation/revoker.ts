@@ -6,6 +6,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
+import { claimedByDeadInstance } from '../db/broker-instance.js';
 import type { Db, DbOrTx } from '../db/client.js';
 import type { Lease, RevokeOutcome } from '../db/schema/index.js';
 import type { WorkloadIdentity } from '../identity/types.js';
@@ -15,10 +16,11 @@ import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { ProviderRegistry } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';
+import type { RevokeFailedNotifier } from './revoke-failed-notifier.js';
+import { deferRetry } from './revoke-retry.js';
 
 /** While one replica calls the provider, the lease is hidden from the others this long. */
 const CLAIM_SECONDS = 60;
-const MAX_BACKOFF_SECONDS = 300;
 const PROVIDER_CONCURRENCY = 8;
 
 export interface RevocationFilter {
@@ -93,7 +95,16 @@ export interface RevocationDeps {
    * so that a cut-off agent cannot later collect a credential it asked for before.
    */
   stepUp: Pick<StepUpRequests, 'withdraw'>;
+  /** Failed provider attempts after which a lease is `revoke_failed` (REVOKE_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** This process's instance key: a lease it is confirming is claimed by it. */
+  instanceKey: number;
+  /** Tells operators (APPROVAL_WEBHOOK_URL) when a lease becomes `revoke_failed`. */
+  failureNotifier?: RevokeFailedNotifier;
 }
+
+/** A revocation still to be confirmed at the provider: first tries, and ones that kept failing. */
+const UNCONFIRMED = new Set(['revoking', 'revoke_failed']);
 
 /** `column in (...)`; drizzle expands an array into a parenthesised list, and `in ()` is invalid. */
 function inList(column: SQL, values: readonly string[]): SQL {
@@ -164,6 +175,7 @@ export class Revoker {
           revoke_reason = ${options.reason},
           revoke_outcome = ${options.outcome},
           next_attempt_at = ${claimUntil.toISOString()}::timestamptz,
+          claimed_by = case when ${inList(sql`l.provider`, sef)} and l.state = 'active' then null else ${this.deps.instanceKey}::int end,
           updated_at = ${now.toISOString()}::timestamptz
         from target where l.id = target.id
         returning l.id, l.state, l.provider, l.template, l.agent, l.agent_issuer, l.on_behalf_of,
@@ -195,7 +207,7 @@ export class Revoker {
 
   /** Asks providers to revoke marked leases; confirmed ones reach their final state. */
   async confirm(rows: readonly MarkedRow[]): Promise<void> {
-    const pending = rows.filter((r) => r.state === 'revoking');
+    const pending = rows.filter((r) => UNCONFIRMED.has(r.state));
     for (let i = 0; i < pending.length; i += PROVIDER_CONCURRENCY) {
       await Promise.all(pending.slice(i, i + PROVIDER_CONCURRENCY).map((row) => this.confirmOne(row)));
     }
@@ -212,7 +224,7 @@ export class Revoker {
         template: template?.provider === row.provider ? template : undefined,
       });
     } catch (error) {
-      await this.deferRetry(row.id, error);
+      await deferRetry(this.deps, row.id, error);
       return;
     }
     const now = this.deps.clock.now();
@@ -221,8 +233,8 @@ export class Revoker {
         AuditedLease & { revoke_reason: string | null; revoke_attempts: number }
       >(sql`
         update leases set state = revoke_outcome, revoked_at = ${now.toISOString()}::timestamptz, last_error = null,
-               next_attempt_at = null, updated_at = ${now.toISOString()}::timestamptz
-        where id = ${row.id} and state = 'revoking'
+               next_attempt_at = null, claimed_by = null, updated_at = ${now.toISOString()}::timestamptz
+        where id = ${row.id} and state in ('revoking', 'revoke_failed')
         returning id, state, agent, agent_issuer, on_behalf_of, template, revoke_reason, revoke_attempts`);
       await recordAudit(
         tx,
@@ -235,22 +247,6 @@ export class Revoker {
       );
     });
     this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.revoke_outcome });
-  }
-
-  private async deferRetry(leaseId: string, error: unknown): Promise<void> {
-    const now = this.deps.clock.now();
-    const message = error instanceof Error ? error.message : String(error);
-    this.deps.logger.warn({ leaseId, err: error }, 'revocation at the provider failed; will retry');
-    this.deps.metrics.revocationFailures.inc();
-    // Exponential backoff with full jitter, capped: a target that is down is not hammered.
-    await this.deps.db.execute(sql`
-      update leases set
-        revoke_attempts = revoke_attempts + 1,
-        next_attempt_at = ${now.toISOString()}::timestamptz + make_interval(secs =>
-          least(${MAX_BACKOFF_SECONDS}, power(2, least(revoke_attempts, 16))) * (0.5 + random() / 2)),
-        last_error = ${message.slice(0, 500)},
-        updated_at = ${now.toISOString()}::timestamptz
-      where id = ${leaseId} and state = 'revoking'`);
   }
 
   /**
@@ -318,16 +314,22 @@ export class Revoker {
     );
   }
 
-  /** Sweeper: claims revocations whose retry time has come and tries the provider again. */
+  /**
+   * Sweeper: claims revocations whose retry time has come, and at once those claimed by an
+   * instance that died mid-revocation, and tries the provider again.
+   */
   async retryDue(batch: number): Promise<number> {
     const now = this.deps.clock.now();
     const claimUntil = new Date(now.getTime() + CLAIM_SECONDS * 1000);
     const rows = await this.deps.db.execute<MarkedRow>(sql`
       with due as (
-        select id from leases where state = 'revoking' and next_attempt_at <= ${now.toISOString()}::timestamptz
+        select id from leases
+        where state in ('revoking', 'revoke_failed')
+          and (next_attempt_at <= ${now.toISOString()}::timestamptz or ${claimedByDeadInstance(sql`claimed_by`)})
         order by next_attempt_at limit ${batch} for update skip locked
       )
-      update leases l set next_attempt_at = ${claimUntil.toISOString()}::timestamptz
+      update leases l set next_attempt_at = ${claimUntil.toISOString()}::timestamptz,
+        claimed_by = ${this.deps.instanceKey}::int
       from due where l.id = due.id
       returning l.id, l.state, l.provider, l.template, l.revocation, l.revoke_outcome`);
     await this.confirm([...rows]);

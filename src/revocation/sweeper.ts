@@ -6,10 +6,12 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { reportRefusedRows } from '../audit/audit-alarms.js';
 import { sealAuditLog } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
+import { type BrokerInstance, claimedByDeadInstance } from '../db/broker-instance.js';
 import type { Database } from '../db/client.js';
+import { pruneFinishedLeases } from '../leases/retention.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { DELIVERY_RETENTION_SECONDS, pruneDeliveries } from '../webhooks/delivery-store.js';
+import { pruneDeliveries } from '../webhooks/delivery-store.js';
 import type { Revoker } from './revoker.js';
 
 const BATCH = 1000;
@@ -19,6 +21,8 @@ const BATCH = 1000;
  */
 const SEAL_BATCH = 500;
 const SEAL_BUDGET_MS = 2000;
+/** Retention deletes at most this many batches of each kind per sweep; the next tick continues. */
+const PRUNE_BATCHES = 10;
 /** A lease still `issuing` after this long was abandoned mid-issue (crash, lost connection). */
 const ISSUE_GRACE_SECONDS = 120;
 
@@ -27,6 +31,8 @@ export interface SweepReport {
   abandoned: number;
   retried: number;
   sealed: number;
+  /** Rows deleted by retention: finished leases and old webhook delivery ids. */
+  pruned: { leases: number; deliveries: number };
   extra: Record<string, number>;
 }
 
@@ -39,7 +45,11 @@ export interface SweeperDeps {
   logger: Logger;
   metrics: Metrics;
   revoker: Revoker;
+  /** This process's liveness lock, refreshed every tick. */
+  instance: BrokerInstance;
   intervalSeconds: number;
+  /** How long finished leases and accepted webhook delivery ids are kept. */
+  retention: { leaseSeconds: number; deliverySeconds: number };
   /** Further periodic work, by name (approval expiry, provider reconciliation, key refresh). */
   tasks?: Readonly<Record<string, SweepTask>>;
   /** How long one sweep keeps sealing the audit backlog (default SEAL_BUDGET_MS). */
@@ -57,9 +67,12 @@ export class Sweeper {
     // node-cron's six-field form has a seconds field; longer intervals fall back to minutes.
     const expression =
       seconds < 60 ? `*/${seconds} * * * * *` : `0 */${Math.max(1, Math.round(seconds / 60))} * * * *`;
-    this.#task = cron.schedule(expression, () => {
+    const tick = () => {
       void this.sweep().catch((error) => this.deps.logger.error({ err: error }, 'sweep failed'));
-    });
+    };
+    this.#task = cron.schedule(expression, tick);
+    // At once, not at the first tick: a restarted broker takes over a dead one's work right away.
+    tick();
   }
 
   async stop(): Promise<void> {
@@ -77,9 +90,17 @@ export class Sweeper {
   }
 
   async #sweep(): Promise<SweepReport> {
-    const { revoker, clock, database } = this.deps;
-    const report: SweepReport = { expired: 0, abandoned: 0, retried: 0, sealed: 0, extra: {} };
+    const { revoker, clock } = this.deps;
+    const report: SweepReport = {
+      expired: 0,
+      abandoned: 0,
+      retried: 0,
+      sealed: 0,
+      pruned: { leases: 0, deliveries: 0 },
+      extra: {},
+    };
     const now = clock.now();
+    await this.deps.instance.heartbeat();
     await this.recordLag(now);
 
     for (;;) {
@@ -100,7 +121,9 @@ export class Sweeper {
 
     const abandonedBefore = new Date(now.getTime() - ISSUE_GRACE_SECONDS * 1000);
     const abandoned = await revoker.mark({
-      filter: sql`created_at <= ${abandonedBefore.toISOString()}::timestamptz`,
+      // A dead instance's issue is abandoned now; one without a claim (or a live instance's that
+      // hangs) after the grace period.
+      filter: sql`(created_at <= ${abandonedBefore.toISOString()}::timestamptz or ${claimedByDeadInstance(sql`claimed_by`)})`,
       outcome: 'issue_failed',
       reason: 'issue did not complete',
       actor: 'sweeper',
@@ -120,10 +143,31 @@ export class Sweeper {
         this.deps.logger.warn({ err: error, task: name }, 'sweep task failed');
       }
     }
-    await pruneDeliveries(database.db, new Date(now.getTime() - DELIVERY_RETENTION_SECONDS * 1000));
+    report.pruned = await this.prune(now);
     report.sealed = await this.seal();
-    if (report.expired + report.abandoned + report.retried > 0) this.deps.logger.info({ ...report }, 'sweep');
+    const pruned = report.pruned.leases + report.pruned.deliveries;
+    if (report.expired + report.abandoned + report.retried + pruned > 0)
+      this.deps.logger.info({ ...report }, 'sweep');
     return report;
+  }
+
+  private async prune(now: Date): Promise<SweepReport['pruned']> {
+    const { db } = this.deps.database;
+    const { leaseSeconds, deliverySeconds } = this.deps.retention;
+    const leasesBefore = new Date(now.getTime() - leaseSeconds * 1000);
+    const deliveriesBefore = new Date(now.getTime() - deliverySeconds * 1000);
+    const pruned = { leases: 0, deliveries: 0 };
+    for (let i = 0; i < PRUNE_BATCHES; i++) {
+      const n = await pruneFinishedLeases(db, leasesBefore, BATCH);
+      pruned.leases += n;
+      if (n < BATCH) break;
+    }
+    for (let i = 0; i < PRUNE_BATCHES; i++) {
+      const n = await pruneDeliveries(db, deliveriesBefore, BATCH);
+      pruned.deliveries += n;
+      if (n < BATCH) break;
+    }
+    return pruned;
   }
 
   /**

@@ -11,6 +11,7 @@ import type { Database, DbOrTx } from '../db/client.js';
 import { type Approval, approvals, type Lease } from '../db/schema/index.js';
 import type { AttributeValue } from '../identity/types.js';
 import { leaseInsert } from '../leases/lease-writes.js';
+import { type AgentLimits, withinAgentLimits } from '../leases/limits.js';
 import type { Logger } from '../logger.js';
 import type { StepUp } from '../policy/decision.js';
 import { approvalAudit } from './approval-audit.js';
@@ -38,6 +39,8 @@ export interface OpenRequest {
   decisionAudit: AuditEntry;
   policies: string[];
   policyVersion: string;
+  /** The agent's quotas: a pending request counts as a live lease. */
+  limits: AgentLimits;
 }
 
 const APPROVAL_COLUMNS = Object.entries(getTableColumns(approvals)).map(([key, column]) => ({
@@ -45,7 +48,7 @@ const APPROVAL_COLUMNS = Object.entries(getTableColumns(approvals)).map(([key, c
   name: column.name,
 }));
 
-function approvalInsert(sql: postgres.Sql, approval: Approval): postgres.PendingQuery<postgres.Row[]> {
+function approvalInsert(sql: postgres.Sql | postgres.TransactionSql, approval: Approval): postgres.PendingQuery<postgres.Row[]> {
   const row: Record<string, unknown> = {};
   for (const { key, name } of APPROVAL_COLUMNS)
     row[name] = (approval as Record<string, unknown>)[key] ?? null;
@@ -91,13 +94,13 @@ export class StepUpRequests {
         detail: { expires_at: approval.expiresAt.toISOString() },
       }),
     ];
-    const { sql } = this.deps.database;
+    // A pending request counts against the agent's live-lease limits: once approved it is one.
     // pg_notify in the final SELECT: an unreferenced SELECT in a CTE would never run.
-    await sql`
-      with lease as (${leaseInsert(sql, lease)}),
-           approval as (${approvalInsert(sql, approval)}),
-           audit as (${auditInsert(sql, audits)})
-      select pg_notify(${APPROVAL_CHANNEL}, ${approval.id})`;
+    await withinAgentLimits(this.deps.database.sql, lease, request.limits, (tx) => tx`
+      with lease as (${leaseInsert(tx, lease)}),
+           approval as (${approvalInsert(tx, approval)}),
+           audit as (${auditInsert(tx, audits)})
+      select pg_notify(${APPROVAL_CHANNEL}, ${approval.id})`);
     this.deps.notifier?.pending(toApprovalView(approval, lease, []));
     return { approvalId: approval.id, lease };
   }

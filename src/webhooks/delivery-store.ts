@@ -1,7 +1,7 @@
 // Replay protection for inbound webhooks: every accepted delivery id is inserted into
 // webhook_deliveries, whose primary key refuses the same id twice on any replica. Ids are kept
 // at least twice the signature window, so a replay is always either stale or recognised.
-import { lt, TransactionRollbackError } from 'drizzle-orm';
+import { sql, TransactionRollbackError } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { webhookDeliveries } from '../db/schema/webhook-deliveries.js';
 import { DEFAULT_TOLERANCE_SECONDS } from './signature.js';
@@ -51,11 +51,19 @@ export async function claimDelivery(
   return claimReplayKeys(db, [parseDeliveryId(deliveryId)], now);
 }
 
-/** Deletes ids received before `olderThan`; keep at least DELIVERY_RETENTION_SECONDS. Returns rows deleted. */
-export async function pruneDeliveries(db: DbOrTx, olderThan: Date): Promise<number> {
-  const deleted = await db
-    .delete(webhookDeliveries)
-    .where(lt(webhookDeliveries.receivedAt, olderThan))
-    .returning({ id: webhookDeliveries.deliveryId });
-  return deleted.length;
+/**
+ * Deletes at most `batch` ids received before `olderThan` (keep at least DELIVERY_RETENTION_SECONDS).
+ * Returns rows deleted; the sweeper calls it again while a batch comes back full.
+ */
+export async function pruneDeliveries(db: DbOrTx, olderThan: Date, batch = 1000): Promise<number> {
+  const rows = await db.execute<{ n: number }>(sql`
+    with old as (
+      select delivery_id from ${webhookDeliveries}
+      where received_at < ${olderThan.toISOString()}::timestamptz
+      limit ${batch} for update skip locked
+    ), gone as (
+      delete from ${webhookDeliveries} w using old where w.delivery_id = old.delivery_id returning 1
+    )
+    select count(*)::int as n from gone`);
+  return rows[0]?.n ?? 0;
 }

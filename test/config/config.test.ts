@@ -129,6 +129,9 @@ describe('loadConfig accepts valid values', () => {
       sweepIntervalSeconds: 5,
       databaseConnectTimeoutMs: 1000,
       shutdownTimeoutSeconds: 10,
+      revokeMaxAttempts: 10,
+      leaseRetentionDays: 30,
+      webhookDeliveryRetentionSeconds: 600,
       logLevel: 'info',
       staffClientSecret: undefined,
       approvalWebhookUrl: undefined,
@@ -136,6 +139,14 @@ describe('loadConfig accepts valid values', () => {
       txnTokenAudience: undefined,
       targetUrls: {},
     });
+  });
+
+  test('retention ages: finished leases kept 30 days, delivery ids never less than twice the signature window', () => {
+    expect(loadConfig({ LEASE_RETENTION_DAYS: '7' }).leaseRetentionDays).toBe(7);
+    expect(() => loadConfig({ LEASE_RETENTION_DAYS: '0' })).toThrow(/LEASE_RETENTION_DAYS/);
+    expect(() => loadConfig({ WEBHOOK_DELIVERY_RETENTION_SECONDS: '599' })).toThrow(
+      /WEBHOOK_DELIVERY_RETENTION_SECONDS/,
+    );
   });
 
   test('every variable set to a valid value', () => {

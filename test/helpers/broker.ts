@@ -59,6 +59,8 @@ when { context.intent.actions.contains("reports:export") && !(context has on_beh
 
 export interface TestBrokerOptions {
   templates?: Record<string, object>;
+  /** broker.yaml `limits:` (default: the broker's defaults). */
+  limits?: object;
   policies?: Record<string, string>;
   schema?: string;
   /** Extra providers (postgres, aws_sts) beside the JWT provider. */
@@ -131,6 +133,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
       ...options.staff,
     }),
     templates: options.templates ?? TEST_TEMPLATES,
+    limits: options.limits,
     schema: options.schema ?? DEFAULT_SCHEMA,
     policies: options.policies ?? TEST_POLICIES,
     ...(options.resourceServers ? { resourceServers: options.resourceServers } : {}),
@@ -215,6 +218,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     request,
     close: async () => {
       await broker.sweeper.stop();
+      await broker.instance.release();
       if (ownsIssuers) {
         await issuer.close();
         await staffIssuer.close();

@@ -72,6 +72,8 @@ export interface PolicyDirOptions {
   resourceServers?: object[];
   /** Templates of the default broker.yaml (default: DEFAULT_TEMPLATES). */
   templates?: Record<string, object>;
+  /** `limits:` of the default broker.yaml (default: none, i.e. the broker's defaults). */
+  limits?: object;
   schema?: string;
   /** File name → Cedar text (default: DEFAULT_POLICIES). */
   policies?: Record<string, string>;
@@ -93,6 +95,7 @@ export async function rewritePolicyDir(dir: string, opts: PolicyDirOptions = {})
     ({
       issuers: opts.issuers ?? [DEFAULT_ISSUER],
       ...(opts.staff ? { staff: opts.staff } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.resourceServers ? { resource_servers: opts.resourceServers } : {}),
       templates: opts.templates ?? DEFAULT_TEMPLATES,
     } as object);

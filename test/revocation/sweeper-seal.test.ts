@@ -36,7 +36,9 @@ test('one sweep seals a backlog several batches long, and the chain verifies', a
     logger: createLogger('silent'),
     metrics: t.broker.metrics,
     revoker: t.broker.revoker,
+    instance: t.broker.instance,
     intervalSeconds: 5,
+    retention: { leaseSeconds: 30 * 86_400, deliverySeconds: 86_400 },
     sealBudgetMs: 120_000,
   });
   const report = await sweeper.sweep();

@@ -18,6 +18,8 @@ export const LEASE_STATES = [
   'issuing',
   'active',
   'revoking',
+  /** Revocation failed REVOKE_MAX_ATTEMPTS times: still retried, slowly, and reported loudly. */
+  'revoke_failed',
   'revoked',
   'expired',
   'denied',
@@ -25,11 +27,31 @@ export const LEASE_STATES = [
 ] as const;
 export type LeaseState = (typeof LEASE_STATES)[number];
 
+/** States that count against an agent's live-lease limits: a credential exists or may be collected. */
+export const PENDING_OR_LIVE_STATES = [
+  'pending_approval',
+  'issuing',
+  'active',
+] as const satisfies readonly LeaseState[];
+
+/** Final states: nothing exists at a provider any more, and retention may delete the row. */
+export const FINISHED_STATES = [
+  'revoked',
+  'expired',
+  'denied',
+  'issue_failed',
+] as const satisfies readonly LeaseState[];
+
 /** The state a revocation ends in: `issue_failed` is a half-issued lease cleaned up by the sweeper. */
 export type RevokeOutcome = 'revoked' | 'expired' | 'issue_failed';
 
 /** States in which a credential may exist at a provider and must still be cleaned up. */
-export const LIVE_STATES = ['issuing', 'active', 'revoking'] as const satisfies readonly LeaseState[];
+export const LIVE_STATES = [
+  'issuing',
+  'active',
+  'revoking',
+  'revoke_failed',
+] as const satisfies readonly LeaseState[];
 
 export interface LeaseIntent {
   taskId: string;
@@ -97,6 +119,11 @@ export const leases = pgTable(
     revokeAttempts: integer('revoke_attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
     lastError: text('last_error'),
+    /**
+     * The broker instance (its advisory lock key) creating or revoking this lease right now; null
+     * when nobody is. A dead instance's claims are taken over at once (src/db/broker-instance.ts).
+     */
+    claimedBy: integer('claimed_by'),
     /** The lease whose token this one was exchanged from; its end ends this one (cascade). */
     parentLeaseId: uuid('parent_lease_id'),
     delegation: jsonb('delegation').$type<LeaseDelegation>(),
@@ -111,7 +138,7 @@ export const leases = pgTable(
   (t) => [
     check(
       'leases_state_check',
-      sql`${t.state} in ('pending_approval','issuing','active','revoking','revoked','expired','denied','issue_failed')`,
+      sql`${t.state} in ('pending_approval','issuing','active','revoking','revoke_failed','revoked','expired','denied','issue_failed')`,
     ),
     uniqueIndex('leases_idempotency_idx')
       .on(t.agentIssuer, t.agent, t.idempotencyKey)
@@ -122,7 +149,11 @@ export const leases = pgTable(
     index('leases_parent_idx').on(t.parentLeaseId).where(sql`${t.parentLeaseId} is not null`),
     // The sweeper's two queues: live leases past expiry, and revocations waiting for a retry.
     index('leases_due_idx').on(t.expiresAt).where(sql`${t.state} in ('active','issuing')`),
-    index('leases_revoking_idx').on(t.nextAttemptAt).where(sql`${t.state} = 'revoking'`),
+    index('leases_revoking_idx').on(t.nextAttemptAt).where(sql`${t.state} in ('revoking','revoke_failed')`),
+    // Retention's queue: finished leases, oldest first.
+    index('leases_finished_idx')
+      .on(t.updatedAt)
+      .where(sql`${t.state} in ('revoked','expired','denied','issue_failed')`),
   ],
 );
 

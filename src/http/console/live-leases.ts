@@ -1,5 +1,5 @@
 // The leases the console lists: those a credential may still exist for (issuing, active,
-// revoking), newest first, keyset-paginated like GET /v1/leases.
+// revoking, revoke_failed), newest first, keyset-paginated like GET /v1/leases.
 import { decodeCursor } from '../../core/cursor.js';
 import type { DbOrTx } from '../../db/client.js';
 import { LIVE_STATES } from '../../db/schema/index.js';

@@ -65,7 +65,7 @@ const route = createRoute({
   responses: {
     201: { description: 'Credential minted', content: jsonContent(IssuedSchema) },
     202: { description: 'Step-up approval required', content: jsonContent(PendingSchema) },
-    ...problemResponses(400, 401, 403, 409, 413, 415, 422, 502, 503),
+    ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 502, 503),
   },
 });
 

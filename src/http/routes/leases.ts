@@ -27,8 +27,20 @@ const RenewedSchema = LeaseSchema.extend({ credential: CredentialSchema.optional
   id: 'RenewedLease',
 });
 const TaskParam = z.object({ task_id: dbText().min(1).max(128) });
+/** Lease ids listed in a task completion; a task of 16k leases would otherwise answer 600 KiB. */
+export const COMPLETED_IDS_LISTED = 1000;
 const CompletedSchema = z
-  .object({ task_id: z.string(), revoked: z.array(z.string()) })
+  .object({
+    task_id: z.string(),
+    revoked: z
+      .array(z.string())
+      .max(COMPLETED_IDS_LISTED)
+      .meta({
+        description: `Ids of the leases revoked: the first ${COMPLETED_IDS_LISTED} (by lease id) when there are more`,
+      }),
+    count: z.number().int().min(0).meta({ description: 'How many leases were revoked in all' }),
+    truncated: z.boolean().meta({ description: '`true` when `revoked` lists fewer ids than `count`' }),
+  })
   .meta({ id: 'TaskCompleted' });
 
 function leaseId(id: string): string {
@@ -130,6 +142,10 @@ export function registerLeaseRoutes(
   app.openapi(completeTask, async (c) => {
     const { task_id } = c.req.valid('param');
     const revoked = await deps.revoker.completeTask(c.get('identity'), task_id, c.get('requestId'));
-    return c.json({ task_id, revoked }, 200);
+    const listed = revoked.toSorted().slice(0, COMPLETED_IDS_LISTED);
+    return c.json(
+      { task_id, revoked: listed, count: revoked.length, truncated: listed.length < revoked.length },
+      200,
+    );
   });
 }

@@ -74,6 +74,10 @@ const OAuthErrorSchema = z
     auth_req_id: z.string().optional(),
     interval: z.number().int().optional(),
     expires_in: z.number().int().optional(),
+    /** Over a broker.yaml limit (429): which one, its value and, for a template's own cap, the template. */
+    limit: z.string().optional(),
+    limit_value: z.number().int().optional(),
+    template: z.string().optional(),
     request_id: z.string().optional(),
   })
   .meta({ id: 'OAuthError' });
@@ -99,6 +103,9 @@ const route = createRoute({
     400: oauthError('OAuth error (RFC 6749 §5.2), including CIBA authorization_pending and slow_down'),
     403: oauthError('access_denied: denied by policy (names the deciding policies)'),
     413: oauthError('invalid_request: body over 64 KiB'),
+    429: oauthError(
+      'temporarily_unavailable: over a broker.yaml limit (`limit` names it; Retry-After says when to retry)',
+    ),
     503: oauthError('temporarily_unavailable'),
   },
 });

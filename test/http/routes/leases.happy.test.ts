@@ -92,7 +92,25 @@ describe('POST /v1/tasks/{task_id}/complete', () => {
     expect((await introspect(a2.lease.credential.token)).active).toBe(false);
     expect((await introspect(otherTask.lease.credential.token)).active).toBe(true);
     expect((await introspect(otherAgent.lease.credential.token)).active).toBe(true);
+    expect(res.body).toMatchObject({ count: 2, truncated: false });
     const again = await t.request('POST', '/v1/tasks/job-9/complete', { token: a1.token });
-    expect(again.body.revoked).toEqual([]);
+    expect(again.body).toMatchObject({ revoked: [], count: 0, truncated: false });
+  });
+
+  test('a task of thousands of leases answers with their count and the first 1000 ids, not all of them', async () => {
+    const first = await mint('bulk-worker', { task_id: 'job-big' });
+    // 1,204 more live leases of the same task, copied from the real one in one statement.
+    await t.database.sql`
+      insert into leases
+      select (jsonb_populate_record(l, jsonb_build_object('id', gen_random_uuid()))).*
+      from leases l, generate_series(1, 1204) where l.id = ${first.lease.lease_id}`;
+    const res = await t.request('POST', '/v1/tasks/job-big/complete', { token: first.token });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ task_id: 'job-big', count: 1205, truncated: true });
+    expect(res.body.revoked).toHaveLength(1000);
+    expect(new Set(res.body.revoked).size).toBe(1000);
+    const [row] = await t.database.sql<{ live: number }[]>`
+      select count(*)::int as live from leases where task_id = 'job-big' and state = 'active'`;
+    expect(row?.live).toBe(0);
   });
 });
