@@ -3,8 +3,8 @@
 // server's) key source is usable.
 import { checkKeySource } from './identity/key-sources.js';
 import { checkWorkloadIssuers } from './identity/workload-verifier.js';
-import type { Template } from './providers/templates.js';
 import type { PolicySet } from './policy/policy-set.js';
+import type { Template } from './providers/templates.js';
 import type { ProviderRegistry } from './providers/types.js';
 
 export function policyChecks(providers: ProviderRegistry) {

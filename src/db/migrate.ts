@@ -50,7 +50,10 @@ export async function migrate(sql: postgres.Sql, dir = MIGRATIONS_DIR): Promise<
     await tx`create table if not exists broker_migrations (
       tag text primary key, hash text not null, applied_at timestamptz not null default now())`;
     const applied = new Map(
-      (await tx<{ tag: string; hash: string }[]>`select tag, hash from broker_migrations`).map((r) => [r.tag, r.hash]),
+      (await tx<{ tag: string; hash: string }[]>`select tag, hash from broker_migrations`).map((r) => [
+        r.tag,
+        r.hash,
+      ]),
     );
     const done: string[] = [];
     for (const m of migrations) {

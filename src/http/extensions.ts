@@ -8,7 +8,8 @@ import { registerConsoleRoutes } from './routes/console.js';
 export function apiExtensions(deps: AppDeps): ((app: App) => void)[] {
   const extensions: ((app: App) => void)[] = [];
   const { approvals } = deps;
-  if (approvals) extensions.push((app) => registerApprovalRoutes(app, { approvals, verifiers: deps.verifiers }));
+  if (approvals)
+    extensions.push((app) => registerApprovalRoutes(app, { approvals, verifiers: deps.verifiers }));
   extensions.push((app) => registerConsoleRoutes(app, deps));
   return extensions;
 }

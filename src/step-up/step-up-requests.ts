@@ -48,7 +48,10 @@ const APPROVAL_COLUMNS = Object.entries(getTableColumns(approvals)).map(([key, c
   name: column.name,
 }));
 
-function approvalInsert(sql: postgres.Sql | postgres.TransactionSql, approval: Approval): postgres.PendingQuery<postgres.Row[]> {
+function approvalInsert(
+  sql: postgres.Sql | postgres.TransactionSql,
+  approval: Approval,
+): postgres.PendingQuery<postgres.Row[]> {
   const row: Record<string, unknown> = {};
   for (const { key, name } of APPROVAL_COLUMNS)
     row[name] = (approval as Record<string, unknown>)[key] ?? null;
@@ -96,11 +99,16 @@ export class StepUpRequests {
     ];
     // A pending request counts against the agent's live-lease limits: once approved it is one.
     // pg_notify in the final SELECT: an unreferenced SELECT in a CTE would never run.
-    await withinAgentLimits(this.deps.database.sql, lease, request.limits, (tx) => tx`
+    await withinAgentLimits(
+      this.deps.database.sql,
+      lease,
+      request.limits,
+      (tx) => tx`
       with lease as (${leaseInsert(tx, lease)}),
            approval as (${approvalInsert(tx, approval)}),
            audit as (${auditInsert(tx, audits)})
-      select pg_notify(${APPROVAL_CHANNEL}, ${approval.id})`);
+      select pg_notify(${APPROVAL_CHANNEL}, ${approval.id})`,
+    );
     this.deps.notifier?.pending(toApprovalView(approval, lease, []));
     return { approvalId: approval.id, lease };
   }

@@ -54,7 +54,7 @@ export async function withdrawMatching(tx: DbOrTx, input: WithdrawInput): Promis
   // and the state is checked again under the lock (a collect may have won the race).
   for (const { id } of open) {
     const record = await lockApproval(tx, id);
-    if (!record || record.lease.state !== 'pending_approval') continue;
+    if (record?.lease.state !== 'pending_approval') continue;
     if (record.approval.status !== 'pending' && record.approval.status !== 'approved') continue;
     await closeApproval(tx, record, {
       status: 'denied',

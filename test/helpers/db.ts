@@ -20,7 +20,9 @@ export function databaseUrl(name: string): string {
 }
 
 /** Creates an empty database and returns its URL; `drop` removes it (terminating sessions). */
-export async function createEmptyDatabase(prefix = 'jit_test'): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+export async function createEmptyDatabase(
+  prefix = 'jit_test',
+): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   try {

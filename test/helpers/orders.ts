@@ -16,4 +16,7 @@ when { principal has namespace && principal.namespace == "reports" };
 `;
 
 export const ordersRequest = (taskId: string) =>
-  credentialRequest({ template: 'orders-db' }, { task_id: taskId, actions: ['SELECT'], resources: ['public.orders'] });
+  credentialRequest(
+    { template: 'orders-db' },
+    { task_id: taskId, actions: ['SELECT'], resources: ['public.orders'] },
+  );

@@ -1,7 +1,7 @@
 // A TCP proxy on 127.0.0.1 in front of a real server (PostgreSQL by default), for outage tests:
 // stop() closes the listener and destroys every open connection, as a network partition or a
 // database restart would; start() listens again on the same port, so clients recover by themselves.
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface TcpProxy {
   /** The port the proxy listens on (the same across stop/start). */
@@ -15,7 +15,9 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number } = { host: '127.0.0.1', port: 5432 }): Promise<TcpProxy> {
+export async function startTcpProxy(
+  target: { host: string; port: number } = { host: '127.0.0.1', port: 5432 },
+): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let port = 0;
   let server: Server | undefined;

@@ -2,12 +2,12 @@
 // that verify with /.well-known/jwks.json never see a token they cannot verify. Both keys are
 // published during the rotation, new tokens use the new kid, and the old key leaves the JWKS only
 // once every token it signed has expired.
-import { type JWK, createLocalJWKSet, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, errors, type JWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { rotateKeys } from '../../src/cli/rotate-keys.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { TEST_MASTER_KEY, type TestBroker, credentialRequest, startTestBroker } from '../helpers/broker.js';
+import { credentialRequest, startTestBroker, TEST_MASTER_KEY, type TestBroker } from '../helpers/broker.js';
 import { runScript } from '../helpers/broker-process.js';
 
 /** The largest max_ttl of the test templates (reports-api: 15m): how long an old key must stay. */
@@ -142,7 +142,11 @@ describe('npm run keys:rotate (the real command)', () => {
     const { code, stdout, stderr } = await runScript(
       'src/cli/rotate-keys.ts',
       ['--max-token-lifetime', String(MAX_TOKEN_LIFETIME)],
-      { DATABASE_URL: t.database.url, BROKER_MASTER_KEY: TEST_MASTER_KEY.toString('base64'), LOG_LEVEL: 'warn' },
+      {
+        DATABASE_URL: t.database.url,
+        BROKER_MASTER_KEY: TEST_MASTER_KEY.toString('base64'),
+        LOG_LEVEL: 'warn',
+      },
     );
     expect(code, stderr).toBe(0);
     const kid = /^new signing key (\S+) \(EdDSA\) is now current$/m.exec(stdout)?.[1];

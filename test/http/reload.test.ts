@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createLogger } from '../../src/logger.js';
 import { reloadPolicies } from '../../src/policy/reload-policies.js';
 import {
+  credentialRequest,
+  startTestBroker,
   TEST_POLICIES,
   TEST_TEMPLATES,
   type TestBroker,
-  credentialRequest,
-  startTestBroker,
 } from '../helpers/broker.js';
-import { LOG_LEVEL, type LogLine, call, spawnBroker } from '../helpers/broker-process.js';
+import { call, LOG_LEVEL, type LogLine, spawnBroker } from '../helpers/broker-process.js';
 import { createEmptyDatabase } from '../helpers/db.js';
 import { createTestIssuer, issuerConfig } from '../helpers/issuer.js';
 import { writePolicyDir } from '../helpers/policy-dir.js';

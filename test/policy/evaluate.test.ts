@@ -448,11 +448,15 @@ action use;
 action mint, renew in [use] appliesTo { principal: Agent, resource: Template, context: RequestContext };
 `,
         policies: {
-          'a.cedar': '@id("use-test-api")\npermit (principal, action in Action::"use", resource == Template::"test-api");\n',
+          'a.cedar':
+            '@id("use-test-api")\npermit (principal, action in Action::"use", resource == Template::"test-api");\n',
         },
       }),
     );
-    expect(grouped.evaluate(request(grouped))).toMatchObject({ outcome: 'allow', policies: ['use-test-api'] });
+    expect(grouped.evaluate(request(grouped))).toMatchObject({
+      outcome: 'allow',
+      policies: ['use-test-api'],
+    });
     expect(grouped.evaluate(request(grouped, { action: 'renew' })).outcome).toBe('allow');
   });
 });

@@ -1,6 +1,16 @@
 // Step-up approvals: one row per pending request, one vote per distinct approver.
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 export const APPROVAL_STATUSES = ['pending', 'approved', 'denied', 'expired', 'collected'] as const;
 export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
@@ -25,7 +35,10 @@ export const approvals = pgTable(
     lastPolledAt: timestamp('last_polled_at', { withTimezone: true }),
   },
   (t) => [
-    check('approvals_status_check', sql`${t.status} in ('pending','approved','denied','expired','collected')`),
+    check(
+      'approvals_status_check',
+      sql`${t.status} in ('pending','approved','denied','expired','collected')`,
+    ),
     index('approvals_status_idx').on(t.status, t.createdAt),
     index('approvals_lease_idx').on(t.leaseId),
   ],

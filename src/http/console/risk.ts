@@ -42,9 +42,14 @@ export function assessRisk(input: RiskInput): RiskAssessment {
   if (input.onBehalfOf === null) signals.push('no human is accountable (no on_behalf_of)');
   if (input.ttlSeconds > LONG_TTL_SECONDS) signals.push(`long TTL (over ${LONG_TTL_SECONDS / 60} minutes)`);
   const scopedByResources = input.provider === 'postgres' || input.provider === 'aws_sts';
-  if (scopedByResources && input.resources.length === 0) signals.push('no resources named: the whole template ceiling');
+  if (scopedByResources && input.resources.length === 0)
+    signals.push('no resources named: the whole template ceiling');
   if (input.resources.some((r) => r.includes('*'))) signals.push('wildcard resources');
-  const reasons = [...(privileged.length > 0 ? [`privileged actions: ${privileged.join(', ')}`] : []), ...signals];
-  const level: RiskLevel = privileged.length > 0 || signals.length >= 2 ? 'high' : signals.length === 1 ? 'medium' : 'low';
+  const reasons = [
+    ...(privileged.length > 0 ? [`privileged actions: ${privileged.join(', ')}`] : []),
+    ...signals,
+  ];
+  const level: RiskLevel =
+    privileged.length > 0 || signals.length >= 2 ? 'high' : signals.length === 1 ? 'medium' : 'low';
   return { level, reasons };
 }

@@ -23,12 +23,21 @@ export function sealCookieValue(key: Buffer, purpose: CookiePurpose, data: unkno
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(`${VERSION}:${purpose}`));
-  const sealed = Buffer.concat([cipher.update(JSON.stringify(envelope), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  const sealed = Buffer.concat([
+    cipher.update(JSON.stringify(envelope), 'utf8'),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
   return `${VERSION}.${iv.toString('base64url')}.${sealed.toString('base64url')}`;
 }
 
 /** The sealed data, or undefined for anything forged, altered, for another purpose or expired. */
-export function openCookieValue(key: Buffer, purpose: CookiePurpose, value: string | undefined, now: Date): unknown {
+export function openCookieValue(
+  key: Buffer,
+  purpose: CookiePurpose,
+  value: string | undefined,
+  now: Date,
+): unknown {
   if (value === undefined || value.length > MAX_SEALED_BYTES) return undefined;
   const match = /^v1\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{24,})$/.exec(value);
   if (!match) return undefined;
@@ -40,7 +49,10 @@ export function openCookieValue(key: Buffer, purpose: CookiePurpose, value: stri
     const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(Buffer.from(`${VERSION}:${purpose}`));
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    const plain = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
+    const plain = Buffer.concat([
+      decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
     envelope = JSON.parse(plain.toString('utf8')) as Envelope;
   } catch {
     return undefined;

@@ -94,7 +94,11 @@ export function sealPendingLogin(key: Buffer, login: PendingLogin, now: Date): s
   return sealCookieValue(key, 'login', data, new Date(now.getTime() + LOGIN_TTL_SECONDS * 1000));
 }
 
-export function openPendingLogin(key: Buffer, value: string | undefined, now: Date): PendingLogin | undefined {
+export function openPendingLogin(
+  key: Buffer,
+  value: string | undefined,
+  now: Date,
+): PendingLogin | undefined {
   const parsed = loginData.safeParse(openCookieValue(key, 'login', value, now));
   if (!parsed.success) return undefined;
   const d = parsed.data;
@@ -123,5 +127,7 @@ export function safeReturnTo(value: string | undefined): string {
   const url = new URL(value, 'http://console.invalid');
   const inConsole = url.pathname === '/console' || url.pathname.startsWith('/console/');
   const isLogin = url.pathname.startsWith('/console/login') || url.pathname.startsWith('/console/callback');
-  return url.origin === 'http://console.invalid' && inConsole && !isLogin ? `${url.pathname}${url.search}` : '/console';
+  return url.origin === 'http://console.invalid' && inConsole && !isLogin
+    ? `${url.pathname}${url.search}`
+    : '/console';
 }

@@ -3,10 +3,10 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
-import { tokenEndpointMetadata } from '../../oauth/metadata.js';
 import { CLIENT_ASSERTION_ALGORITHMS } from '../../identity/resource-server-auth.js';
-import type { ResourceServerConfig } from '../../policy-config/broker-yaml.js';
+import { tokenEndpointMetadata } from '../../oauth/metadata.js';
 import type { PolicyStore } from '../../policy/policy-store.js';
+import type { ResourceServerConfig } from '../../policy-config/broker-yaml.js';
 import type { KeyStore } from '../../providers/jwt/key-store.js';
 import type { App } from '../env.js';
 import { jsonContent, publicSecurity, refusalResponses } from '../openapi-common.js';

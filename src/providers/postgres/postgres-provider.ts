@@ -17,6 +17,7 @@ import {
   readIssueState,
 } from './grants.js';
 import { quoteIdentifier } from './identifiers.js';
+import { reconcileOrphanRoles } from './orphan-roles.js';
 import { generatePassword, scramSha256Verifier } from './password.js';
 import {
   alterLoginSql,
@@ -27,7 +28,6 @@ import {
   ROLE_PREFIX,
   roleNameFor,
 } from './role-sql.js';
-import { reconcileOrphanRoles } from './orphan-roles.js';
 import { type PgGrant, readCeiling, scopePostgresIntent } from './scope.js';
 import {
   createTargetConnections,
@@ -244,7 +244,12 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
 
     reconcile(ended) {
       return reconcileOrphanRoles(
-        { targets: Object.keys(options.targetUrls), listBrokerRoles: (target) => this.listBrokerRoles(target), revoke: (input) => this.revoke(input), logger: log },
+        {
+          targets: Object.keys(options.targetUrls),
+          listBrokerRoles: (target) => this.listBrokerRoles(target),
+          revoke: (input) => this.revoke(input),
+          logger: log,
+        },
         ended,
       );
     },

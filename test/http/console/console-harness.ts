@@ -83,11 +83,16 @@ export interface ConsoleHarnessOptions {
   clientSecret?: string | undefined;
 }
 
-export async function startConsoleHarness(options: ConsoleHarnessOptions = { clientSecret: CONSOLE_CLIENT_SECRET }): Promise<ConsoleHarness> {
+export async function startConsoleHarness(
+  options: ConsoleHarnessOptions = { clientSecret: CONSOLE_CLIENT_SECRET },
+): Promise<ConsoleHarness> {
   // Both servers listen before either is configured: each needs the other's URL.
-  let fetchBroker: (request: Request) => Response | Promise<Response> = () => new Response('starting', { status: 503 });
+  let fetchBroker: (request: Request) => Response | Promise<Response> = () =>
+    new Response('starting', { status: 503 });
   const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: (request) => fetchBroker(request), port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
+    const s = serve({ fetch: (request) => fetchBroker(request), port: 0, hostname: '127.0.0.1' }, () =>
+      resolve(s as Server),
+    );
   });
   const brokerUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const listening = await listenStaffIdp();

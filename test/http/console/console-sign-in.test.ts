@@ -28,7 +28,8 @@ describe('console sign-in (confidential client)', () => {
       scope: 'openid profile email groups',
       code_challenge_method: 'S256',
     });
-    for (const param of ['state', 'nonce', 'code_challenge']) expect(authorize.searchParams.get(param)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    for (const param of ['state', 'nonce', 'code_challenge'])
+      expect(authorize.searchParams.get(param)).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('signs staff in through the IdP login page and returns them to the page they asked for', async () => {
@@ -43,7 +44,9 @@ describe('console sign-in (confidential client)', () => {
   it('keeps the session in an HttpOnly, SameSite=Lax cookie scoped to /console for at most 8 hours', async () => {
     const client = h.client();
     await client.signIn('alice');
-    const line = client.jar.setCookieLines.find((l) => l.startsWith('jitb_console=') && !l.startsWith('jitb_console=;'));
+    const line = client.jar.setCookieLines.find(
+      (l) => l.startsWith('jitb_console=') && !l.startsWith('jitb_console=;'),
+    );
     expect(line).toBeDefined();
     const attributes = line!.split(';').map((a) => a.trim().toLowerCase());
     expect(attributes).toContain('httponly');

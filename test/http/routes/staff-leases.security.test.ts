@@ -37,7 +37,13 @@ describe('agents on the staff API', () => {
   });
 });
 
-runCommonAuthTests({ method: 'GET', path: '/v1/leases', kind: 'staff', agentsAllowed: true, broker: () => t });
+runCommonAuthTests({
+  method: 'GET',
+  path: '/v1/leases',
+  kind: 'staff',
+  agentsAllowed: true,
+  broker: () => t,
+});
 runCommonAuthTests({
   method: 'POST',
   path: '/v1/leases/revoke',

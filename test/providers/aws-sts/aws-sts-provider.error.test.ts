@@ -3,13 +3,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import type { AwsStsTemplate } from '../../../src/providers/templates.js';
 import { Problem } from '../../../src/problem.js';
 import {
   type AwsStsProvider,
   createAwsStsProvider,
 } from '../../../src/providers/aws-sts/aws-sts-provider.js';
 import type { StsGrant } from '../../../src/providers/aws-sts/session-policy.js';
+import type { AwsStsTemplate } from '../../../src/providers/templates.js';
 import type { IssueInput } from '../../../src/providers/types.js';
 import { type FakeSts, startFakeSts } from '../../helpers/fake-sts.js';
 import { capturingLogger, s3Reports, testCredentials } from './fixtures.js';

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import type { AwsStsTemplate } from '../../../src/providers/templates.js';
 import {
   type AwsStsProvider,
   createAwsStsProvider,
 } from '../../../src/providers/aws-sts/aws-sts-provider.js';
 import type { StsGrant } from '../../../src/providers/aws-sts/session-policy.js';
+import type { AwsStsTemplate } from '../../../src/providers/templates.js';
 import type { IssueInput } from '../../../src/providers/types.js';
 import { type FakeSts, startFakeSts } from '../../helpers/fake-sts.js';
 import { capturingLogger, intent, s3Reports, testCredentials } from './fixtures.js';

@@ -1,9 +1,9 @@
 // Shared fixtures for the aws_sts tests: the s3-reports template of DESIGN.md, intents, and a
 // logger whose output the tests can search for leaked secrets.
 import { Writable } from 'node:stream';
+import type { Intent } from '../../../src/core/intent.js';
 import { createLogger, type Logger } from '../../../src/logger.js';
 import type { AwsStsTemplate } from '../../../src/providers/templates.js';
-import type { Intent } from '../../../src/core/intent.js';
 
 export const s3Reports: AwsStsTemplate = {
   name: 's3-reports',

@@ -1,11 +1,11 @@
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
-import { signingKeys } from '../../../src/db/schema/index.js';
-import type { JwtTemplate } from '../../../src/providers/templates.js';
 import type { Intent } from '../../../src/core/intent.js';
+import { signingKeys } from '../../../src/db/schema/index.js';
 import { createJwtProvider, type JwtGrant } from '../../../src/providers/jwt/jwt-provider.js';
 import { KeyStore } from '../../../src/providers/jwt/key-store.js';
+import type { JwtTemplate } from '../../../src/providers/templates.js';
 import type { IssueInput } from '../../../src/providers/types.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { captureLogger, newMasterKey, reportsApi } from './fixtures.js';

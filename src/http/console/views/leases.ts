@@ -6,7 +6,13 @@ import type { Html } from './layout.js';
 
 const REVOCABLE = new Set(['issuing', 'active']);
 
-export function leaseList(items: readonly LeaseDetailView[], csrf: string, now: Date, nextCursor: string | null, notice: Html | ''): Html {
+export function leaseList(
+  items: readonly LeaseDetailView[],
+  csrf: string,
+  now: Date,
+  nextCursor: string | null,
+  notice: Html | '',
+): Html {
   const rows = items.map(
     (l) => html`<tr data-lease-id="${l.lease_id}">
   <td><code title="${l.lease_id}">${shortId(l.lease_id)}</code><div class="small"><a href="/console/audit?lease_id=${l.lease_id}">audit</a></div></td>
