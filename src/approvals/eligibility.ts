@@ -1,4 +1,4 @@
-// Who may review a step-up request. Not a Cedar decision (DESIGN): membership in the @step_up
+// Who may review a step-up request. Not a Cedar decision: membership in the @step_up
 // group, minus the agent that asked and the human it acts for. Each check is one line with its
 // own problem, in the order a reviewer reads them. The service audits every refusal.
 
