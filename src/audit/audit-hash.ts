@@ -132,23 +132,6 @@ export function keyedChainHash(
  * hex(sha256(prevHash || canonicalJson(content))), both as UTF-8.
  */
 export function auditRowHash(prevHash: string, content: AuditContent): string {
-  const canonical: AuditContent = {
-    id: content.id,
-    at: content.at,
-    event: content.event,
-    request_id: content.request_id,
-    agent: content.agent,
-    agent_issuer: content.agent_issuer,
-    on_behalf_of: content.on_behalf_of,
-    actor: content.actor,
-    lease_id: content.lease_id,
-    template: content.template,
-    intent: content.intent,
-    decision: content.decision,
-    policies: content.policies,
-    reasons: content.reasons,
-    policy_version: content.policy_version,
-    detail: content.detail,
-  };
+  const canonical: AuditContent = { id: content.id, ...contentOf(content) };
   return createHash('sha256').update(prevHash, 'utf8').update(canonicalJson(canonical), 'utf8').digest('hex');
 }
