@@ -19,6 +19,7 @@ import { createStaffVerifier } from './identity/staff-verifier.js';
 import { createWorkloadVerifier } from './identity/workload-verifier.js';
 import { Issuance } from './issuance/issuance.js';
 import { endedLeases } from './leases/lease-reads.js';
+import { LeaseWriter } from './leases/lease-writer.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { PolicySet } from './policy/policy-set.js';
@@ -158,6 +159,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     providers,
     stepUp,
     instanceKey: instance.key,
+    leaseWriter: new LeaseWriter(database.sql),
   });
   const approvals = new Approvals({ database, clock, logger, metrics, policies, issuance, stepUp });
   const tasks: Record<string, SweepTask> = {

@@ -1,6 +1,7 @@
 // What the issuance path is built from, and the provider lookup every decision starts with.
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
+import type { LeaseWriter } from '../leases/lease-writer.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
@@ -19,6 +20,8 @@ export interface IssuanceDeps {
   stepUp: StepUpRequests;
   /** This process's instance key: an `issuing` lease is claimed by it until it is active. */
   instanceKey: number;
+  /** Writes new leases, batched with the other requests in flight (group commit). */
+  leaseWriter: LeaseWriter;
 }
 
 /** The configured provider of a template, or 503: the broker runs without it. */

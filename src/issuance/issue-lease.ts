@@ -6,7 +6,8 @@ import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { type Lease, leases, type NewLease } from '../db/schema/index.js';
-import { completeLease, insertLeaseWithAudit } from '../leases/lease-writes.js';
+import type { LeaseWriter } from '../leases/lease-writer.js';
+import { completeLease } from '../leases/lease-writes.js';
 import type { AgentLimits } from '../leases/limits.js';
 import type { Logger } from '../logger.js';
 import { Problem, problems } from '../problem.js';
@@ -20,6 +21,8 @@ export interface IssueDeps {
   logger: Logger;
   /** Claims the `issuing` row for this process, so a crash is cleaned up by a live replica at once. */
   instanceKey: number;
+  /** Writes new leases, batched with the other requests in flight (group commit). */
+  leaseWriter: LeaseWriter;
 }
 
 export interface IssueParams {
@@ -133,7 +136,7 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     const audits = [decisionAudit, issuedAudit(row, provider, expiresAt, issuedAt, requestId)];
     if (!fromPending) {
       const saved = completeLease(active);
-      await insertLeaseWithAudit(deps.database.sql, saved, audits, limits!);
+      await deps.leaseWriter.write({ lease: saved, audits, limits: limits! });
       return { lease: saved, credential: issued.credential };
     }
     const saved = await db.transaction(async (tx) => {
@@ -161,12 +164,17 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
       await recordAudit(tx, decisionAudit);
     });
   } else {
-    await insertLeaseWithAudit(
-      deps.database.sql,
-      completeLease({ ...row, state: 'issuing', expiresAt, maxExpiresAt, claimedBy: deps.instanceKey }),
-      [decisionAudit],
-      limits!,
-    );
+    await deps.leaseWriter.write({
+      lease: completeLease({
+        ...row,
+        state: 'issuing',
+        expiresAt,
+        maxExpiresAt,
+        claimedBy: deps.instanceKey,
+      }),
+      audits: [decisionAudit],
+      limits: limits!,
+    });
   }
 
   let issued: Awaited<ReturnType<AnyProvider['issue']>>;

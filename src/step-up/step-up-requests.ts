@@ -11,7 +11,7 @@ import type { Database, DbOrTx } from '../db/client.js';
 import { type Approval, approvals, type Lease } from '../db/schema/index.js';
 import type { AttributeValue } from '../identity/types.js';
 import { leaseInsert } from '../leases/lease-writes.js';
-import { type AgentLimits, withinAgentLimits } from '../leases/limits.js';
+import { type AgentLimits, takeLeaseSlots, withinRateLimit, writeWithinLimits } from '../leases/limits.js';
 import type { Logger } from '../logger.js';
 import type { StepUp } from '../policy/decision.js';
 import { approvalAudit } from './approval-audit.js';
@@ -99,16 +99,16 @@ export class StepUpRequests {
     ];
     // A pending request counts against the agent's live-lease limits: once approved it is one.
     // pg_notify in the final SELECT: an unreferenced SELECT in a CTE would never run.
-    await withinAgentLimits(
-      this.deps.database.sql,
-      lease,
-      request.limits,
-      (tx) => tx`
-      with lease as (${leaseInsert(tx, lease)}),
+    const write = (tx: postgres.Sql | postgres.TransactionSql) => tx`
+      with lease as (${leaseInsert(tx, [lease])}),
            approval as (${approvalInsert(tx, approval)}),
-           audit as (${auditInsert(tx, audits)})
-      select pg_notify(${APPROVAL_CHANNEL}, ${approval.id})`,
-    );
+           audit as (${auditInsert(tx, audits)}),
+           notified as (select pg_notify(${APPROVAL_CHANNEL}, ${approval.id}))
+      ${takeLeaseSlots(tx, [{ lease, limits: request.limits }])} from notified`;
+    const { sql } = this.deps.database;
+    if (request.limits.issuancesPerMinutePerAgent > 0)
+      await withinRateLimit(sql, lease, request.limits, write);
+    else await writeWithinLimits(sql, lease.createdAt, () => write(sql).execute());
     this.deps.notifier?.pending(toApprovalView(approval, lease, []));
     return { approvalId: approval.id, lease };
   }
