@@ -98,6 +98,8 @@ function auditRowsJson(entries: readonly AuditEntry[]): string {
 export function auditInsert(
   sql: postgres.Sql | postgres.TransactionSql,
   entries: readonly AuditEntry[],
+  /** Writes the rows only where this holds (a condition on the statement's other CTEs). */
+  onlyIf: postgres.PendingQuery<postgres.Row[]> = sql`true`,
 ): postgres.PendingQuery<postgres.Row[]> {
   if (entries.length === 0) throw new Error('auditInsert: no entries');
   // The same text as INSERT_PREFIX, written out: a postgres.js fragment cannot take raw SQL.
@@ -105,7 +107,8 @@ export function auditInsert(
       template, intent, decision, policies, reasons, policy_version, detail, mac)
     select r.at, r.event, r.request_id, r.agent, r.agent_issuer, r.on_behalf_of, r.actor, r.lease_id,
       r.template, r.intent, r.decision, r.policies, r.reasons, r.policy_version, r.detail, r.mac
-    from jsonb_populate_recordset(null::audit_events, ${auditRowsJson(entries)}::jsonb) as r`;
+    from jsonb_populate_recordset(null::audit_events, ${auditRowsJson(entries)}::jsonb) as r
+    where ${onlyIf}`;
 }
 
 /** JSON as jsonb will hand it back (Dates as ISO strings, undefined members gone). */

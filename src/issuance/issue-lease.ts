@@ -2,10 +2,10 @@
 // lease row exists before any provider with side effects is called; a side-effect-free provider
 // (JWT) signs first and the lease is written `active` with its audit rows in one statement.
 import { and, eq } from 'drizzle-orm';
-import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
+import { type AuditEntry, auditInsert, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
-import { type Lease, leases, type NewLease } from '../db/schema/index.js';
+import { type Lease, type LeaseState, leases, type NewLease } from '../db/schema/index.js';
 import type { LeaseWriter } from '../leases/lease-writer.js';
 import { completeLease } from '../leases/lease-writes.js';
 import type { AgentLimits } from '../leases/limits.js';
@@ -188,20 +188,14 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     });
   }
   const now = deps.clock.now();
-  const saved = await db.transaction(async (tx) => {
-    const [written] = await tx
-      .update(leases)
-      .set({ revocation: issued.revocation, updatedAt: now })
-      .where(eq(leases.id, leaseId))
-      .returning();
-    if (written?.state !== 'issuing') return written;
-    const [active] = await tx
-      .update(leases)
-      .set({ state: 'active', issuedAt, claimedBy: null })
-      .where(eq(leases.id, leaseId))
-      .returning();
-    await recordAudit(tx, issuedAudit(row, provider, expiresAt, now, requestId));
-    return active;
+  const saved = await finishIssue(deps, {
+    row,
+    issuedAt,
+    expiresAt,
+    maxExpiresAt,
+    revocation: issued.revocation,
+    now,
+    audit: issuedAudit(row, provider, expiresAt, now, requestId),
   });
   if (saved?.state !== 'active') {
     // Revoked while the provider was working: what was just created must not outlive the lease.
@@ -216,6 +210,49 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     throw problems.conflict(`lease ${leaseId} was revoked while it was being issued`);
   }
   return { lease: saved, credential: issued.credential };
+}
+
+/**
+ * Records what the provider created and, when the lease is still `issuing`, makes it `active` with
+ * its audit row: one statement. Revoked meanwhile, the lease keeps its state (the caller cleans
+ * the credential up) and gains the revocation data the sweeper needs.
+ */
+async function finishIssue(
+  deps: IssueDeps,
+  p: {
+    row: NewLease & { id: string };
+    issuedAt: Date;
+    expiresAt: Date;
+    maxExpiresAt: Date;
+    revocation: Record<string, unknown> | undefined;
+    now: Date;
+    audit: AuditEntry;
+  },
+): Promise<Lease | undefined> {
+  const { sql } = deps.database;
+  // In SET, `state` is the row's state before this update.
+  const [row] = await sql<{ state: LeaseState }[]>`
+    with lease as (
+      update leases set revocation = ${p.revocation === undefined ? null : JSON.stringify(p.revocation)}::jsonb,
+        updated_at = ${p.now.toISOString()}::timestamptz,
+        state = case when state = 'issuing' then 'active' else state end,
+        issued_at = case when state = 'issuing' then ${p.issuedAt.toISOString()}::timestamptz else issued_at end,
+        claimed_by = case when state = 'issuing' then null else claimed_by end
+      where id = ${p.row.id}
+      returning state),
+    audit as (${auditInsert(sql, [p.audit], sql`exists (select 1 from lease where state = 'active')`)})
+    select state from lease`;
+  if (!row) return undefined;
+  return completeLease({
+    ...p.row,
+    state: row.state,
+    issuedAt: p.issuedAt,
+    expiresAt: p.expiresAt,
+    maxExpiresAt: p.maxExpiresAt,
+    revocation: p.revocation ?? null,
+    updatedAt: p.now,
+    claimedBy: null,
+  });
 }
 
 async function markIssueFailed(

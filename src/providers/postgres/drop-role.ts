@@ -46,7 +46,7 @@ const ACL_LOCK_KEY = 0x6a697461636cn;
  * takes it to create or repair a privilege group; revocation, for a role with direct privileges).
  * Held until commit; always taken after lockRole, so the two locks cannot deadlock.
  */
-export async function lockPrivileges(tx: postgres.TransactionSql): Promise<void> {
+export async function lockPrivileges(tx: postgres.TransactionSql | postgres.ReservedSql): Promise<void> {
   await tx`select pg_advisory_xact_lock(${ACL_LOCK_KEY.toString()}::bigint)`;
 }
 

@@ -20,7 +20,8 @@ import { createGroupSql, grantSchemaUsageSql, grantSequenceUsageSql, grantTables
 import type { PgGrant } from './scope.js';
 import { PG_PRIVILEGES } from './template.js';
 
-type Tx = postgres.TransactionSql;
+/** A transaction: sql.begin()'s, or a reserved connection inside an explicit BEGIN (issue-role.ts). */
+type Tx = postgres.TransactionSql | postgres.ReservedSql;
 
 /** Tables, views, materialized views, foreign and partitioned tables: what GRANT … ON TABLE takes. */
 const GRANTABLE_RELKINDS = new Set(['r', 'v', 'm', 'f', 'p']);
@@ -66,6 +67,14 @@ export interface IssueState {
   missingTables: string[];
 }
 
+interface IssueStateRow {
+  canLogin: boolean | null;
+  groupExists: boolean;
+  version: number;
+  database: string;
+  missingTables: string[];
+}
+
 /**
  * Reads the state of the lease role, its privilege group and the granted tables. Run as its own
  * statement after the role lock, so it sees whatever the previous holder committed.
@@ -76,17 +85,15 @@ export async function readIssueState(
   group: string,
   grant: PgGrant,
 ): Promise<IssueState> {
+  const [row] = await issueStateQuery(tx, role, group, grant);
+  return toIssueState(row!);
+}
+
+/** The query behind readIssueState, not yet started (for a caller that pipelines it). */
+export function issueStateQuery(tx: Tx, role: string, group: string, grant: PgGrant) {
   const schemas = grant.tables.map((t) => t.schema);
   const names = grant.tables.map((t) => t.name);
-  const [row] = await tx<
-    {
-      canLogin: boolean | null;
-      groupExists: boolean;
-      version: number;
-      database: string;
-      missingTables: string[];
-    }[]
-  >`
+  return tx<IssueStateRow[]>`
     select (select rolcanlogin from pg_roles where rolname = ${role}) as "canLogin",
       exists (select 1 from pg_roles where rolname = ${group}) as "groupExists",
       current_setting('server_version_num')::int as version,
@@ -98,12 +105,15 @@ export async function readIssueState(
         left join pg_class c on c.relnamespace = n.oid and c.relname = r.name
         where c.relkind is null or c.relkind <> all (${tx.array([...GRANTABLE_RELKINDS])}::"char"[])
       )::text[] as "missingTables"`;
+}
+
+export function toIssueState(row: IssueStateRow): IssueState {
   return {
-    canLogin: row!.canLogin ?? undefined,
-    groupExists: row!.groupExists,
-    version: row!.version,
-    database: row!.database,
-    missingTables: row!.missingTables,
+    canLogin: row.canLogin ?? undefined,
+    groupExists: row.groupExists,
+    version: row.version,
+    database: row.database,
+    missingTables: row.missingTables,
   };
 }
 

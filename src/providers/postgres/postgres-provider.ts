@@ -16,7 +16,7 @@ import {
   missingPrivilegesQuery,
   readIssueState,
 } from './grants.js';
-import { quoteIdentifier } from './identifiers.js';
+import { assertRoleIsPlain, issueRolePipelined, plainnessQuery } from './issue-role.js';
 import { reconcileOrphanRoles } from './orphan-roles.js';
 import { generatePassword, scramSha256Verifier } from './password.js';
 import {
@@ -75,18 +75,19 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
   const connections = createTargetConnections(options.targetUrls, poolSize);
   const log = options.logger.child({ component: 'provider.postgres' });
 
-  /** current_database() of each target's admin URL, read once (privilege groups are per database). */
-  const databases = new Map<string, Promise<string>>();
-  function databaseOf(target: string): Promise<string> {
-    let database = databases.get(target);
-    if (database === undefined) {
-      database = connections.pool(target)<{ database: string }[]>`select current_database() as database`.then(
-        (rows) => rows[0]!.database,
+  /** current_database() and server_version_num of each target's admin URL, read once. */
+  const targetInfo = new Map<string, Promise<{ database: string; version: number }>>();
+  function infoOf(target: string): Promise<{ database: string; version: number }> {
+    let info = targetInfo.get(target);
+    if (info === undefined) {
+      info = connections.pool(target)<{ database: string; version: number }[]>`
+        select current_database() as database, current_setting('server_version_num')::int as version`.then(
+        (rows) => rows[0]!,
       );
-      database.catch(() => databases.delete(target));
-      databases.set(target, database);
+      info.catch(() => targetInfo.delete(target));
+      targetInfo.set(target, info);
     }
-    return database;
+    return info;
   }
 
   /** The role of a lease: the stored name when it is this lease's, never an arbitrary role. */
@@ -119,44 +120,60 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
       connectionLimit: template.connection_limit,
     };
     try {
-      const group = groupRoleFor(prefix, await databaseOf(target), input.grant);
-      const { database, replay } = await pool.begin(async (tx) => {
-        // Two replicas replaying the same lease must not race CREATE ROLE, nor a revocation.
-        await takeRoleLock(tx, role);
-        const state = await readIssueState(tx, role, group, input.grant);
-        const existing = state.canLogin !== undefined;
-        if (!existing && mode === 'renew') {
-          throw problems.conflict(
-            `the role of lease ${leaseId} no longer exists on target database "${target}"`,
-          );
-        }
-        // Only revocation sets NOLOGIN, and revocation is one-way.
-        if (state.canLogin === false) {
-          throw problems.conflict(`lease ${leaseId} is being revoked on target database "${target}"`);
-        }
-        if (mode === 'issue' && state.missingTables.length > 0) {
-          throw problems.badGateway(
-            `table ${state.missingTables.join(', ')} does not exist on target database "${target}"`,
-            { extensions: { target } },
-          );
-        }
-        if (mode === 'issue' && !state.groupExists) await createGroup(tx, group, input.grant);
-        // The rest goes out in one round trip: postgres.js pipelines a transaction's queries, in
-        // the order they are first awaited (so only unstarted queries here, no async helpers). A
-        // renewal keeps the membership the lease was issued with.
-        const [, , missing, plain] = await Promise.all([
-          tx.unsafe(existing ? alterLoginSql(spec) : createRoleSql(spec)),
-          mode === 'issue' ? tx.unsafe(membershipSql(group, role, state.version)) : undefined,
-          mode === 'issue' ? missingPrivilegesQuery(tx, role, input.grant) : [],
-          plainnessQuery(tx, role),
-        ]);
-        assertRoleIsPlain(target, prefix, role, mode === 'issue' ? group : undefined, plain[0]);
-        if (mode === 'issue') {
-          const phrases = missing.map((m) => m.what);
-          await assertGranted(tx, target, group, role, input.grant, phrases);
-        }
-        return { database: state.database, replay: existing };
-      });
+      const info = await infoOf(target);
+      const group = groupRoleFor(prefix, info.database, input.grant);
+      const pipelined =
+        mode === 'issue'
+          ? await issueRolePipelined(pool, {
+              target,
+              prefix,
+              role,
+              group,
+              grant: input.grant,
+              spec,
+              serverVersion: info.version,
+            })
+          : undefined;
+      const { database, replay } =
+        pipelined !== undefined
+          ? { database: pipelined, replay: false }
+          : await pool.begin(async (tx) => {
+              // Two replicas replaying the same lease must not race CREATE ROLE, nor a revocation.
+              await takeRoleLock(tx, role);
+              const state = await readIssueState(tx, role, group, input.grant);
+              const existing = state.canLogin !== undefined;
+              if (!existing && mode === 'renew') {
+                throw problems.conflict(
+                  `the role of lease ${leaseId} no longer exists on target database "${target}"`,
+                );
+              }
+              // Only revocation sets NOLOGIN, and revocation is one-way.
+              if (state.canLogin === false) {
+                throw problems.conflict(`lease ${leaseId} is being revoked on target database "${target}"`);
+              }
+              if (mode === 'issue' && state.missingTables.length > 0) {
+                throw problems.badGateway(
+                  `table ${state.missingTables.join(', ')} does not exist on target database "${target}"`,
+                  { extensions: { target } },
+                );
+              }
+              if (mode === 'issue' && !state.groupExists) await createGroup(tx, group, input.grant);
+              // The rest goes out in one round trip: postgres.js pipelines a transaction's queries, in
+              // the order they are first awaited (so only unstarted queries here, no async helpers). A
+              // renewal keeps the membership the lease was issued with.
+              const [, , missing, plain] = await Promise.all([
+                tx.unsafe(existing ? alterLoginSql(spec) : createRoleSql(spec)),
+                mode === 'issue' ? tx.unsafe(membershipSql(group, role, state.version)) : undefined,
+                mode === 'issue' ? missingPrivilegesQuery(tx, role, input.grant) : [],
+                plainnessQuery(tx, role),
+              ]);
+              assertRoleIsPlain(target, prefix, role, mode === 'issue' ? group : undefined, plain[0]);
+              if (mode === 'issue') {
+                const phrases = missing.map((m) => m.what);
+                await assertGranted(tx, target, group, role, input.grant, phrases);
+              }
+              return { database: state.database, replay: existing };
+            });
       log.info(
         {
           leaseId,
@@ -256,55 +273,6 @@ export function createPostgresProvider(options: PostgresProviderOptions): Postgr
 
     close: () => connections.close(),
   };
-}
-
-interface Plainness {
-  widened: boolean;
-  groups: string[];
-  widenedGroup: boolean;
-}
-
-/** Not started until awaited (see login()). */
-function plainnessQuery(tx: postgres.TransactionSql, role: string) {
-  return tx<Plainness[]>`
-    select (r.rolsuper or r.rolcreatedb or r.rolcreaterole or r.rolreplication or r.rolbypassrls) as widened,
-      array(select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid
-        where m.member = r.oid order by 1)::text[] as groups,
-      coalesce((select bool_or(g.rolcanlogin or g.rolsuper or g.rolcreatedb or g.rolcreaterole
-          or g.rolreplication or g.rolbypassrls
-          or exists (select 1 from pg_auth_members gm where gm.member = g.oid))
-        from pg_auth_members m join pg_roles g on g.oid = m.roleid where m.member = r.oid), false) as "widenedGroup"
-    from pg_roles r where r.rolname = ${role}`;
-}
-
-/**
- * The role was created with none of these attributes, and with one membership: its privilege
- * group (`expectedGroup` on issue; on renewal, whichever broker group it has, or none for a role
- * from before privilege groups). The group must be a plain NOLOGIN role that is a member of
- * nothing. A role or group that has more is not handed out.
- */
-function assertRoleIsPlain(
-  target: string,
-  prefix: string,
-  role: string,
-  expectedGroup: string | undefined,
-  row: Plainness | undefined,
-): void {
-  const groups = row?.groups ?? [];
-  const groupOk =
-    expectedGroup === undefined
-      ? groups.length === 0 || (groups.length === 1 && isGroupName(prefix, groups[0]!))
-      : groups.length === 1 && groups[0] === expectedGroup;
-  if (row === undefined || row.widened || row.widenedGroup || !groupOk) {
-    throw problems.badGateway(
-      `role ${quoteIdentifier(role)} on target database "${target}" has attributes or memberships the broker never grants`,
-      { extensions: { target } },
-    );
-  }
-}
-
-function isGroupName(prefix: string, name: string): boolean {
-  return name.startsWith(prefix) && /^g_[0-9a-f]{24}$/.test(name.slice(prefix.length));
 }
 
 function credentialFor(
