@@ -116,6 +116,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     createMetrics({
       activeLeases: () => countLeases('active'),
       revokeFailedLeases: () => countLeases('revoke_failed'),
+      decisionCacheLookups: () => policies.decisionCacheLookups(),
     });
   const notifier = deps.config.approvalWebhookUrl
     ? createApprovalNotifier({

@@ -17,9 +17,10 @@ const postgresUrl = urlWith(['postgres:', 'postgresql:'], 'must be a postgres://
  */
 function integerString(min: number, max: number, fallback: number) {
   const message = `must be an integer from ${min} to ${max}`;
+  const digits = Math.max(6, String(max).length);
   return z
     .string()
-    .regex(/^[0-9]{1,6}$/, message)
+    .regex(new RegExp(`^[0-9]{1,${digits}}$`), message)
     .transform(Number)
     .refine((n) => n >= min && n <= max, message)
     .default(fallback);
@@ -48,6 +49,7 @@ const envSchema = z.object({
   LEASE_RETENTION_DAYS: integerString(1, 36_500, 30),
   // Never under twice the signature window (300 s): an id must outlive every replay of it.
   WEBHOOK_DELIVERY_RETENTION_SECONDS: integerString(600, 604_800, 600),
+  DECISION_CACHE_SIZE: integerString(0, 1_000_000, 10_000),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   STAFF_CLIENT_SECRET: nonEmpty.optional(),
   APPROVAL_WEBHOOK_URL: httpUrl.optional(),
@@ -81,6 +83,8 @@ export interface Config {
   leaseRetentionDays: number;
   /** Accepted webhook delivery ids are kept this long (replay protection). */
   webhookDeliveryRetentionSeconds: number;
+  /** Most Cedar decisions each policy set caches; 0 turns the cache off. */
+  decisionCacheSize: number;
   logLevel: (typeof LOG_LEVELS)[number];
   staffClientSecret: string | undefined;
   approvalWebhookUrl: string | undefined;
@@ -141,6 +145,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     revokeMaxAttempts: e.REVOKE_MAX_ATTEMPTS,
     leaseRetentionDays: e.LEASE_RETENTION_DAYS,
     webhookDeliveryRetentionSeconds: e.WEBHOOK_DELIVERY_RETENTION_SECONDS,
+    decisionCacheSize: e.DECISION_CACHE_SIZE,
     logLevel: e.LOG_LEVEL,
     staffClientSecret: e.STAFF_CLIENT_SECRET,
     approvalWebhookUrl: e.APPROVAL_WEBHOOK_URL,

@@ -135,6 +135,7 @@ async function main(): Promise<void> {
   try {
     policies = await PolicyStore.open(config.policyDir, {
       ...policyChecks(providers),
+      decisionCacheSize: config.decisionCacheSize,
       onListenerError: (error) => logger.error({ err: error }, 'applying a reloaded policy set failed'),
     });
   } catch (error) {

@@ -5,6 +5,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export interface Metrics {
   registry: Registry;
   decisions: Counter<'template' | 'outcome'>;
+  decisionCacheLookups: Counter<'result'>;
   issuance: Histogram<'template' | 'provider'>;
   revocations: Counter<'provider' | 'outcome'>;
   revocationFailures: Counter;
@@ -21,6 +22,8 @@ export interface MetricsOptions {
   activeLeases?: () => Promise<number>;
   /** Leases whose revocation kept failing (`revoke_failed`), counted at each scrape. */
   revokeFailedLeases?: () => Promise<number>;
+  /** Decision cache hits and misses so far, read at each scrape. */
+  decisionCacheLookups?: () => { hits: number; misses: number };
 }
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
@@ -34,6 +37,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: 'Policy decisions by template and outcome (allow, deny, step_up).',
       labelNames: ['template', 'outcome'],
       registers: [registry],
+    }),
+    decisionCacheLookups: new Counter({
+      name: 'jit_broker_decision_cache_lookups_total',
+      help: 'Cedar decision cache lookups by result (hit, miss), over every policy set loaded.',
+      labelNames: ['result'],
+      registers: [registry],
+      // The policy store counts (it is opened before the metrics exist); copied at each scrape.
+      collect() {
+        const lookups = options.decisionCacheLookups?.();
+        if (lookups === undefined) return;
+        this.reset();
+        this.inc({ result: 'hit' }, lookups.hits);
+        this.inc({ result: 'miss' }, lookups.misses);
+      },
     }),
     issuance: new Histogram({
       name: 'jit_broker_issuance_duration_seconds',

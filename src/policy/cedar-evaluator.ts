@@ -1,6 +1,7 @@
 // Runs one request through the preparsed Cedar policy set and turns Cedar's answer into a
 // Decision. This is on every request's path: entities that never change (templates, actions) are
-// built once at load, and nothing here throws; a failure is a deny with its reason.
+// built once at load, answers are cached (decision-cache.ts), and nothing here throws; a failure
+// is a deny with its reason.
 
 import { type Context, type EntityJson, statefulIsAuthorized } from '@cedar-policy/cedar-wasm/nodejs';
 import { toIntentWire } from '../core/intent.js';
@@ -9,7 +10,9 @@ import type { IssuerConfig } from '../policy-config/broker-yaml.js';
 import type { Template } from '../providers/templates.js';
 import { conform, type ParsedSchema } from './cedar-schema.js';
 import type { Decision } from './decision.js';
+import { DecisionCache, type DecisionCacheStats } from './decision-cache.js';
 import { combineObligations, type PermitObligations } from './obligations.js';
+import type { PolicyReads } from './policy-reads.js';
 import type { EvaluationInput } from './policy-set.js';
 
 export interface EvaluatorConfig {
@@ -22,6 +25,17 @@ export interface EvaluatorConfig {
   templates: ReadonlyMap<string, Template>;
   issuers: readonly IssuerConfig[];
   schema: ParsedSchema;
+  /** What the policies read (policyReads() of every policy of the set): the cache key. */
+  reads: PolicyReads;
+  /** Most decisions cached; 0 turns the cache off. */
+  cacheSize: number;
+  /** Told of every cache lookup (metrics). */
+  onCacheLookup?: ((hit: boolean) => void) | undefined;
+}
+
+export interface Evaluator {
+  evaluate(input: EvaluationInput): Decision;
+  readonly cache: DecisionCacheStats;
 }
 
 const NO_PERMIT = 'no permit policy matched';
@@ -38,8 +52,11 @@ export const DELEGATION_UNDECLARED =
  * whose claim has the wrong type is denied with a reason; a forbid that errors at run time denies
  * (Cedar would skip it: fail-open for a guardrail is not acceptable).
  */
-export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInput) => Decision {
+export function createEvaluator(config: EvaluatorConfig): Evaluator {
   const { version, permits, forbids, schema } = config;
+  // One cache per evaluator, so per policy set: a reload starts with an empty one.
+  const cache = new DecisionCache(config.cacheSize, config.reads, config.onCacheLookup);
+  const caching = cache.capacity > 0;
   const issuerNames = new Set(config.issuers.map((i) => i.name));
   const templateEntities = new Map<string, EntityJson>();
   for (const [name, t] of config.templates) {
@@ -60,7 +77,9 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
     policyVersion: version,
   });
 
-  return (input) => {
+  // The denies decided without Cedar (issuer, template, claim types, delegation) come before the
+  // cache lookup, exactly as without a cache: only what Cedar answered is cached.
+  const evaluate = (input: EvaluationInput): Decision => {
     if (!issuerNames.has(input.identity.issuer)) {
       return deny(
         [],
@@ -86,10 +105,6 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
         return deny([], [`agent attribute "${name}" does not have the type schema.cedarschema declares`]);
       attrs[name] = value;
     }
-    const principal = { type: 'Agent', id: input.identity.subject };
-    const entities: EntityJson[] = [{ uid: principal, attrs, parents: [] }, templateEntity];
-    if (schema.actionEntities.length > 0) entities.push(...schema.actionEntities);
-
     const intent = { ...toIntentWire(input.intent), ttl_seconds: input.ttlSeconds };
     const context: Context =
       input.onBehalfOf === undefined
@@ -109,6 +124,35 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
       };
     }
 
+    if (!caching) return authorize(input, attrs, templateEntity, context).decision;
+    const key = cache.keyOf({
+      subject: input.identity.subject,
+      action: input.action,
+      template: input.template.name,
+      approved: input.approved,
+      attrs,
+      context,
+    });
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached;
+    const { decision, cacheable } = authorize(input, attrs, templateEntity, context);
+    return cacheable ? cache.set(key, decision) : decision;
+  };
+
+  /**
+   * Cedar's answer as a Decision. `cacheable` is false when Cedar refused the request itself
+   * (rather than evaluating it): that can depend on any value in the request, not only on what
+   * the policies read.
+   */
+  function authorize(
+    input: EvaluationInput,
+    attrs: Record<string, AttributeValue>,
+    templateEntity: EntityJson,
+    context: Context,
+  ): { decision: Decision; cacheable: boolean } {
+    const principal = { type: 'Agent', id: input.identity.subject };
+    const entities: EntityJson[] = [{ uid: principal, attrs, parents: [] }, templateEntity];
+    if (schema.actionEntities.length > 0) entities.push(...schema.actionEntities);
     let answer: ReturnType<typeof statefulIsAuthorized>;
     try {
       answer = statefulIsAuthorized({
@@ -120,16 +164,12 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
         entities,
       });
     } catch (error) {
-      return deny(
-        [],
-        [`policy evaluation failed: ${error instanceof Error ? error.message : String(error)}`],
-      );
+      const reason = `policy evaluation failed: ${error instanceof Error ? error.message : String(error)}`;
+      return { decision: deny([], [reason]), cacheable: false };
     }
     if (answer.type === 'failure') {
-      return deny(
-        [],
-        answer.errors.map((e) => `policy evaluation failed: ${e.message}`),
-      );
+      const reasons = answer.errors.map((e) => `policy evaluation failed: ${e.message}`);
+      return { decision: deny([], reasons), cacheable: false };
     }
 
     const { decision, diagnostics } = answer.response;
@@ -157,7 +197,7 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
           reasons.push(`policy "${policyId}" could not be evaluated: ${error.message}`);
         }
       }
-      return deny(policies, reasons);
+      return { decision: deny(policies, reasons), cacheable: true };
     }
 
     const satisfied: PermitObligations[] = [];
@@ -167,8 +207,13 @@ export function createEvaluator(config: EvaluatorConfig): (input: EvaluationInpu
     }
     const policies = satisfied.length > 1 ? sortByOrder(diagnostics.reason, permits) : diagnostics.reason;
     const { maxTtlSeconds, stepUp } = combineObligations(satisfied, input.approved);
-    return { outcome: 'allow', policies, maxTtlSeconds, stepUp, policyVersion: version };
-  };
+    return {
+      decision: { outcome: 'allow', policies, maxTtlSeconds, stepUp, policyVersion: version },
+      cacheable: true,
+    };
+  }
+
+  return { evaluate, cache };
 }
 
 function sortByOrder(ids: string[], permits: ReadonlyMap<string, PermitObligations>): string[] {

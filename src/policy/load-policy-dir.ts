@@ -12,6 +12,7 @@ import { createEvaluator } from './cedar-evaluator.js';
 import { checkMappedAttributes, type ParsedSchema, parseSchema } from './cedar-schema.js';
 import { SourceFile } from './cedar-source.js';
 import type { PermitObligations } from './obligations.js';
+import { policyReads } from './policy-reads.js';
 import type { PolicySet } from './policy-set.js';
 import { readBrokerYaml } from './read-broker-yaml.js';
 import { type LoadedPolicy, readPolicies, validatePolicies } from './read-cedar-policies.js';
@@ -25,6 +26,10 @@ export interface LoadPolicyDirOptions {
   /** Checks that need the whole set (e.g. that jwks_file files exist); run last. */
   extraChecks?: (set: PolicySet) => Promise<string[]>;
   clock?: Clock;
+  /** Most Cedar decisions the set caches (DECISION_CACHE_SIZE); default 0, no cache. */
+  decisionCacheSize?: number;
+  /** Told of every decision cache lookup, whether it hit. */
+  onDecisionCacheLookup?: (hit: boolean) => void;
 }
 
 export class PolicyLoadError extends Error {
@@ -101,6 +106,8 @@ export async function loadPolicyDir(dir: string, opts: LoadPolicyDirOptions = {}
     schema,
     policies,
     clock: opts.clock ?? systemClock,
+    decisionCacheSize: opts.decisionCacheSize ?? 0,
+    onDecisionCacheLookup: opts.onDecisionCacheLookup,
   });
   if (opts.extraChecks) {
     const extra = await opts
@@ -143,6 +150,8 @@ function buildSet(input: {
   schema: ParsedSchema;
   policies: LoadedPolicy[];
   clock: Clock;
+  decisionCacheSize: number;
+  onDecisionCacheLookup: ((hit: boolean) => void) | undefined;
 }): PolicySet {
   const { config, templates, policies, version } = input;
   const permits = new Map<string, PermitObligations>();
@@ -152,13 +161,16 @@ function buildSet(input: {
     if (p.effect === 'forbid')
       forbids.set(p.id, `forbidden by policy "${p.id}"${p.reason ? `: ${p.reason}` : ''}`);
   }
-  const evaluate = createEvaluator({
+  const evaluator = createEvaluator({
     version,
     permits,
     forbids,
     templates,
     issuers: config.issuers,
     schema: input.schema,
+    reads: policyReads(policies.map((p) => p.text)),
+    cacheSize: input.decisionCacheSize,
+    onCacheLookup: input.onDecisionCacheLookup,
   });
   return Object.freeze({
     version,
@@ -169,7 +181,8 @@ function buildSet(input: {
     staff: config.staff,
     templates,
     policyIds: Object.freeze(policies.map((p) => p.id)),
-    evaluate,
+    evaluate: evaluator.evaluate,
+    decisionCache: evaluator.cache,
   });
 }
 

@@ -6,6 +6,7 @@ import type { AttributeValue, WorkloadIdentity } from '../identity/types.js';
 import type { BrokerYaml, IssuerConfig, StaffConfig } from '../policy-config/broker-yaml.js';
 import type { Template } from '../providers/templates.js';
 import type { Decision } from './decision.js';
+import type { DecisionCacheStats } from './decision-cache.js';
 
 export type PolicyAction = 'mint' | 'renew';
 
@@ -41,8 +42,13 @@ export interface PolicySet {
   readonly templates: ReadonlyMap<string, Template>;
   /** Policy ids in load order. */
   readonly policyIds: readonly string[];
-  /** Runs Cedar (preparsed at load) and derives obligations from the satisfied permits. */
+  /**
+   * Runs Cedar (preparsed at load) and derives obligations from the satisfied permits. A decision
+   * may come from the set's cache: it is then frozen and shared, so callers must not modify it.
+   */
   evaluate(input: EvaluationInput): Decision;
+  /** This set's decision cache (empty at load; a reload builds a new set with a new cache). */
+  readonly decisionCache: DecisionCacheStats;
 }
 
 export type { AttributeValue };

@@ -14,27 +14,54 @@ export interface PolicyStoreOptions extends LoadPolicyDirOptions {
   onListenerError?: (error: unknown) => void;
 }
 
+export interface DecisionCacheLookups {
+  hits: number;
+  misses: number;
+}
+
 export class PolicyStore {
   readonly dir: string;
   #opts: PolicyStoreOptions;
   #current: PolicySet;
+  /** Over every set this store has held, so the counts only grow across reloads (metrics). */
+  readonly #lookups: DecisionCacheLookups;
   #listeners = new Set<PolicyChangeListener>();
   /** Reloads run one after another, so a slow load can never replace a newer one. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(dir: string, opts: PolicyStoreOptions, initial: PolicySet) {
+  private constructor(
+    dir: string,
+    opts: PolicyStoreOptions,
+    initial: PolicySet,
+    lookups: DecisionCacheLookups,
+  ) {
     this.dir = dir;
     this.#opts = opts;
     this.#current = initial;
+    this.#lookups = lookups;
   }
 
   /** Loads the directory; throws PolicyLoadError (every problem, one per line) if it is invalid. */
   static async open(dir: string, opts: PolicyStoreOptions = {}): Promise<PolicyStore> {
-    return new PolicyStore(dir, opts, await loadPolicyDir(dir, opts));
+    const lookups: DecisionCacheLookups = { hits: 0, misses: 0 };
+    const counted: PolicyStoreOptions = {
+      ...opts,
+      onDecisionCacheLookup: (hit) => {
+        if (hit) lookups.hits++;
+        else lookups.misses++;
+        opts.onDecisionCacheLookup?.(hit);
+      },
+    };
+    return new PolicyStore(dir, counted, await loadPolicyDir(dir, counted), lookups);
   }
 
   current(): PolicySet {
     return this.#current;
+  }
+
+  /** Decision cache hits and misses of every set this store has held. */
+  decisionCacheLookups(): DecisionCacheLookups {
+    return { ...this.#lookups };
   }
 
   reload(): Promise<ReloadResult> {

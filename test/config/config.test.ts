@@ -56,6 +56,11 @@ describe('loadConfig refuses each invalid value with one line naming the variabl
     ['SWEEP_INTERVAL_SECONDS', '3601', 'SWEEP_INTERVAL_SECONDS: must be an integer from 1 to 3600'],
     ['SWEEP_INTERVAL_SECONDS', 'five', 'SWEEP_INTERVAL_SECONDS: must be an integer from 1 to 3600'],
     ['SWEEP_INTERVAL_SECONDS', '', 'SWEEP_INTERVAL_SECONDS: must be an integer from 1 to 3600'],
+    ['DECISION_CACHE_SIZE', '-1', 'DECISION_CACHE_SIZE: must be an integer from 0 to 1000000'],
+    ['DECISION_CACHE_SIZE', '1000001', 'DECISION_CACHE_SIZE: must be an integer from 0 to 1000000'],
+    ['DECISION_CACHE_SIZE', '10000000', 'DECISION_CACHE_SIZE: must be an integer from 0 to 1000000'],
+    ['DECISION_CACHE_SIZE', '1e4', 'DECISION_CACHE_SIZE: must be an integer from 0 to 1000000'],
+    ['DECISION_CACHE_SIZE', '', 'DECISION_CACHE_SIZE: must be an integer from 0 to 1000000'],
     ['LOG_LEVEL', 'verbose', 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
     ['LOG_LEVEL', '', 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
     ['STAFF_CLIENT_SECRET', '', 'STAFF_CLIENT_SECRET: must not be empty'],
@@ -132,6 +137,7 @@ describe('loadConfig accepts valid values', () => {
       revokeMaxAttempts: 10,
       leaseRetentionDays: 30,
       webhookDeliveryRetentionSeconds: 600,
+      decisionCacheSize: 10_000,
       logLevel: 'info',
       staffClientSecret: undefined,
       approvalWebhookUrl: undefined,
@@ -139,6 +145,12 @@ describe('loadConfig accepts valid values', () => {
       txnTokenAudience: undefined,
       targetUrls: {},
     });
+  });
+
+  test('the decision cache size: 0 turns it off, up to a million entries', () => {
+    expect(loadConfig({ DECISION_CACHE_SIZE: '0' }).decisionCacheSize).toBe(0);
+    expect(loadConfig({ DECISION_CACHE_SIZE: '1000000' }).decisionCacheSize).toBe(1_000_000);
+    expect(loadConfig({ DECISION_CACHE_SIZE: '250' }).decisionCacheSize).toBe(250);
   });
 
   test('retention ages: finished leases kept 30 days, delivery ids never less than twice the signature window', () => {

@@ -165,7 +165,10 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     }) as ProviderRegistry['jwt'],
     ...options.providers,
   };
-  const policies = await PolicyStore.open(policyDir, policyChecks(providers));
+  const policies = await PolicyStore.open(policyDir, {
+    ...policyChecks(providers),
+    decisionCacheSize: config.decisionCacheSize,
+  });
   const broker = await createBroker({
     config,
     database,

@@ -444,6 +444,21 @@ describe('health, readiness, metrics, the OpenAPI document', () => {
     );
   });
 
+  test('/metrics counts decision cache lookups: a new task of the same agent is a hit', async () => {
+    const hitsBefore = await metric('jit_broker_decision_cache_lookups_total', { result: 'hit' });
+    const missesBefore = await metric('jit_broker_decision_cache_lookups_total', { result: 'miss' });
+    const token = await t.agentToken('hygiene-cache');
+    for (const task_id of ['cache-1', 'cache-2']) {
+      const body = credentialRequest({}, { task_id });
+      expect((await call('POST', '/v1/credentials', { token, body })).status).toBe(201);
+    }
+    // The test policies read neither the task id nor the purpose.
+    expect(await metric('jit_broker_decision_cache_lookups_total', { result: 'miss' })).toBe(
+      missesBefore + 1,
+    );
+    expect(await metric('jit_broker_decision_cache_lookups_total', { result: 'hit' })).toBe(hitsBefore + 1);
+  });
+
   test('/metrics has an issuance latency histogram observed once per minted credential, not per deny', async () => {
     const labels = { template: 'reports-api', provider: 'jwt' };
     const before = await metric('jit_broker_issuance_duration_seconds_count', labels);
