@@ -8,12 +8,19 @@ import type { LoadResult } from './load.js';
 import type { BenchParams } from './params.js';
 import { type ServerProcess, startBroker } from './processes.js';
 
+/** A ceiling measurement: transactions per second and their latency (ms). */
+export interface Ceiling {
+  throughput: number;
+  p50: number;
+  p99: number;
+}
+
 export interface Shared {
   /** Lease-write ceiling of this PostgreSQL (insert + update in one transaction), per second. */
-  pgCeiling?: { throughput: number; p50: number; p99: number };
+  pgCeiling?: Ceiling;
   honoThroughput?: number;
   /** Role-issuance ceiling of the target (CREATE ROLE + grants in one transaction), per second. */
-  pgRoleCeiling?: number;
+  pgRoleCeiling?: Ceiling;
   emptyIssuance?: LoadResult;
   emptyReadyMs?: number;
 }
@@ -63,14 +70,23 @@ export function agentHeaders(ctx: BenchContext) {
   return (index: number) => ({ authorization: `Bearer ${ctx.agentTokens[index % ctx.agentTokens.length]}` });
 }
 
+/** The JWT templates the bench's policies allow without step-up (fixture.ts adds the second). */
+export const JWT_TEMPLATES = ['reports-api', 'bench-reports-eu'] as const;
+const PURPOSES = ['monthly report', 'weekly digest', 'ad-hoc query'];
+
 /**
- * The body of issuance `n`: each request is a task of its own, as agents send them (a repeated body
- * would make every decision a cache hit and flatter the broker).
+ * The body of issuance `n`, as agents send them: a task of its own each time, over several
+ * templates and purposes (a repeated body would flatter any cache and any index).
  */
 export function credentialBody(n: number): string {
   return JSON.stringify({
-    template: 'reports-api',
-    intent: { task_id: `bench-task-${n}`, purpose: 'bench', actions: ['reports:read'], resources: [] },
+    template: JWT_TEMPLATES[n % JWT_TEMPLATES.length],
+    intent: {
+      task_id: `bench-task-${n}`,
+      purpose: PURPOSES[n % PURPOSES.length],
+      actions: ['reports:read'],
+      resources: [],
+    },
   });
 }
 

@@ -71,7 +71,37 @@ export async function createFixture(): Promise<BenchFixture> {
     jwks_file: './bench-staff.jwks.json',
     algorithms: ['ES256'],
   };
+  // A second template of each kind the load uses, so requests spread over templates as real
+  // traffic does (a second privilege group on the target, a second audience).
+  yaml.templates = {
+    ...(yaml.templates as object),
+    'bench-reports-eu': {
+      provider: 'jwt',
+      audience: 'https://reports-eu.internal',
+      scopes: ['reports:read'],
+      default_ttl: '5m',
+      max_ttl: '15m',
+    },
+    'bench-customers-read': {
+      provider: 'postgres',
+      target: 'orders',
+      privileges: { SELECT: ['public.customers'] },
+      default_ttl: '5m',
+      max_ttl: '30m',
+    },
+  };
   await writeFile(path.join(policyDir, 'broker.yaml'), stringify(yaml));
+  await writeFile(
+    path.join(policyDir, 'bench.cedar'),
+    `@id("bench-reports-agents-eu")
+permit (principal, action in [Action::"mint", Action::"renew"], resource == Template::"bench-reports-eu")
+when { principal has namespace && principal.namespace == "reports" };
+
+@id("bench-reports-agents-customers")
+permit (principal, action in [Action::"mint", Action::"renew"], resource == Template::"bench-customers-read")
+when { principal has namespace && principal.namespace == "reports" };
+`,
+  );
 
   const sign = (signer: Signer, claims: Record<string, unknown>) => {
     const now = Math.floor(Date.now() / 1000);

@@ -78,38 +78,44 @@ async function ceiling(
   }
 }
 
-export async function pgCeilingScenario(ctx: BenchContext): Promise<ScenarioResult> {
+/** The lease-write ceiling on a throw-away database of its own: warm-up, then the measured run. */
+export async function measureLeaseWriteCeiling(ctx: BenchContext) {
   const { params } = ctx;
   const db = await ctx.databases.create('ceiling');
   try {
     await ceiling(db.url, params.connections, params.warmupSeconds, insertThenUpdate);
     await db.sql`truncate leases`;
-    const result = await ceiling(db.url, params.connections, params.loadSeconds, insertThenUpdate);
-    ctx.shared.pgCeiling = {
-      throughput: result.throughput,
-      p50: result.latencyMs.p50,
-      p99: result.latencyMs.p99,
-    };
-    return {
-      scenario: 'baseline-postgres',
-      title: 'Baseline: PostgreSQL lease writes',
-      status: 'ok',
-      metrics: {
-        ...result,
-        connections: params.connections,
-        poolSize: BROKER_POOL_SIZE,
-        seconds: params.loadSeconds,
-      },
-      rows: [
-        {
-          metric: `insert + update in one transaction, ${params.connections} in flight, pool ${BROKER_POOL_SIZE}`,
-          value: `${result.throughput.toFixed(0)}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`,
-        },
-      ],
-    };
+    return await ceiling(db.url, params.connections, params.loadSeconds, insertThenUpdate);
   } finally {
     await ctx.databases.drop(db);
   }
+}
+
+export async function pgCeilingScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const { params } = ctx;
+  const result = await measureLeaseWriteCeiling(ctx);
+  ctx.shared.pgCeiling = {
+    throughput: result.throughput,
+    p50: result.latencyMs.p50,
+    p99: result.latencyMs.p99,
+  };
+  return {
+    scenario: 'baseline-postgres',
+    title: 'Baseline: PostgreSQL lease writes',
+    status: 'ok',
+    metrics: {
+      ...result,
+      connections: params.connections,
+      poolSize: BROKER_POOL_SIZE,
+      seconds: params.loadSeconds,
+    },
+    rows: [
+      {
+        metric: `insert + update in one transaction, ${params.connections} in flight, pool ${BROKER_POOL_SIZE}`,
+        value: `${result.throughput.toFixed(0)}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`,
+      },
+    ],
+  };
 }
 
 export async function honoBaselineScenario(ctx: BenchContext): Promise<ScenarioResult> {
@@ -172,7 +178,8 @@ function createRoleInGroup(verifier: string, created: string[]): Writer {
   };
 }
 
-export async function pgRoleCeilingScenario(ctx: BenchContext): Promise<ScenarioResult> {
+/** The role-creation ceiling of the target (roles dropped afterwards). */
+export async function measureRoleCeiling(ctx: BenchContext) {
   const { params } = ctx;
   const verifier = await scramSha256Verifier('bench-password-never-used-to-log-in-0123');
   const created: string[] = [];
@@ -183,35 +190,44 @@ export async function pgRoleCeilingScenario(ctx: BenchContext): Promise<Scenario
       grantTablesSql(CEILING_GROUP, ['SELECT'], [{ schema: 'public', name: 'orders' }]),
     );
     const write = createRoleInGroup(verifier, created);
-    const result = await ceiling(
+    return await ceiling(
       ctx.target.url,
       params.postgresConnections,
       params.postgresSeconds,
       write,
       TARGET_POOL_SIZE,
     );
-    ctx.shared.pgRoleCeiling = result.throughput;
-    return {
-      scenario: 'baseline-postgres-roles',
-      title: 'Baseline: PostgreSQL role creation',
-      status: 'ok',
-      metrics: {
-        ...result,
-        connections: params.postgresConnections,
-        poolSize: TARGET_POOL_SIZE,
-        seconds: params.postgresSeconds,
-      },
-      rows: [
-        {
-          metric: `CREATE ROLE + GRANT of its privilege group in one transaction, ${params.postgresConnections} in flight, pool ${TARGET_POOL_SIZE}`,
-          value: `${result.throughput.toFixed(0)}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`,
-        },
-      ],
-    };
   } finally {
     for (const role of [...created, CEILING_GROUP]) {
       await ctx.target.sql.unsafe(`drop owned by "${role}"`).catch(() => {});
       await ctx.target.sql.unsafe(`drop role if exists "${role}"`).catch(() => {});
     }
   }
+}
+
+export async function pgRoleCeilingScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const { params } = ctx;
+  const result = await measureRoleCeiling(ctx);
+  ctx.shared.pgRoleCeiling = {
+    throughput: result.throughput,
+    p50: result.latencyMs.p50,
+    p99: result.latencyMs.p99,
+  };
+  return {
+    scenario: 'baseline-postgres-roles',
+    title: 'Baseline: PostgreSQL role creation',
+    status: 'ok',
+    metrics: {
+      ...result,
+      connections: params.postgresConnections,
+      poolSize: TARGET_POOL_SIZE,
+      seconds: params.postgresSeconds,
+    },
+    rows: [
+      {
+        metric: `CREATE ROLE + GRANT of its privilege group in one transaction, ${params.postgresConnections} in flight, pool ${TARGET_POOL_SIZE}`,
+        value: `${result.throughput.toFixed(0)}/s, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`,
+      },
+    ],
+  };
 }

@@ -1,7 +1,7 @@
 // Scenarios that share one broker on one database: JWT issuance (REST, then token exchange), then introspection of minted
 // tokens, then a bulk revoke of seeded leases.
 import { randomUUID } from 'node:crypto';
-import { type BenchContext, brokerFor, CREDENTIAL_BODY } from '../lib/context.js';
+import { type BenchContext, brokerFor, type Ceiling, CREDENTIAL_BODY } from '../lib/context.js';
 import type { BenchDatabase } from '../lib/databases.js';
 import { runLoad } from '../lib/load.js';
 import type { ServerProcess } from '../lib/processes.js';
@@ -9,6 +9,7 @@ import { sleep } from '../lib/processes.js';
 import type { ScenarioResult } from '../lib/report.js';
 import { seedLeases } from '../lib/seed.js';
 import { round } from '../lib/stats.js';
+import { measureLeaseWriteCeiling } from './baselines.js';
 import { type IssuanceRun, issuanceRows, measureIssuance } from './jwt-issuance.js';
 import { tokenExchangeIssuance } from './token-exchange.js';
 
@@ -24,7 +25,14 @@ export async function brokerHttpScenarios(ctx: BenchContext): Promise<ScenarioRe
       const run = await measureIssuance(ctx, broker, ctx.params.loadSeconds);
       ctx.shared.emptyIssuance = run.load;
       ctx.shared.emptyReadyMs = broker.readyMs;
-      if (ctx.selected('jwt-issuance')) results.push(jwtIssuance(ctx, run));
+      // The ceiling again, right after the load (see lib/ceiling.ts).
+      const after = ctx.selected('jwt-issuance') ? await measureLeaseWriteCeiling(ctx) : undefined;
+      const ceilingAfter = after && {
+        throughput: after.throughput,
+        p50: after.latencyMs.p50,
+        p99: after.latencyMs.p99,
+      };
+      if (ctx.selected('jwt-issuance')) results.push(jwtIssuance(ctx, run, ceilingAfter));
       if (ctx.selected('broker-rss')) results.push(brokerRss(idleMiB, run));
     }
     if (ctx.selected('token-exchange-issuance'))
@@ -64,13 +72,13 @@ async function guard(
   }
 }
 
-function jwtIssuance(ctx: BenchContext, run: IssuanceRun): ScenarioResult {
+function jwtIssuance(ctx: BenchContext, run: IssuanceRun, ceilingAfter: Ceiling | undefined): ScenarioResult {
   return {
     scenario: 'jwt-issuance',
     title: `JWT issuance (HTTP, c=${ctx.params.connections})`,
     status: 'ok',
-    metrics: { ...run, seconds: ctx.params.loadSeconds, baselines: ctx.shared },
-    rows: issuanceRows(ctx, run),
+    metrics: { ...run, seconds: ctx.params.loadSeconds, baselines: ctx.shared, ceilingAfter },
+    rows: issuanceRows(ctx, run, ceilingAfter),
   };
 }
 
