@@ -153,28 +153,27 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
   }
 
   // Providers with side effects: the row (state issuing) commits before the provider is called.
+  let written: Lease;
   if (fromPending) {
-    await db.transaction(async (tx) => {
+    written = await db.transaction(async (tx) => {
       const [moved] = await tx
         .update(leases)
         .set({ state: 'issuing', expiresAt, maxExpiresAt, updatedAt: issuedAt, claimedBy: deps.instanceKey })
         .where(and(eq(leases.id, leaseId), eq(leases.state, 'pending_approval')))
-        .returning({ id: leases.id });
+        .returning();
       if (!moved) throw NO_LONGER_PENDING(leaseId);
       await recordAudit(tx, decisionAudit);
+      return moved;
     });
   } else {
-    await deps.leaseWriter.write({
-      lease: completeLease({
-        ...row,
-        state: 'issuing',
-        expiresAt,
-        maxExpiresAt,
-        claimedBy: deps.instanceKey,
-      }),
-      audits: [decisionAudit],
-      limits: limits!,
+    written = completeLease({
+      ...row,
+      state: 'issuing',
+      expiresAt,
+      maxExpiresAt,
+      claimedBy: deps.instanceKey,
     });
+    await deps.leaseWriter.write({ lease: written, audits: [decisionAudit], limits: limits! });
   }
 
   let issued: Awaited<ReturnType<AnyProvider['issue']>>;
@@ -188,11 +187,9 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     });
   }
   const now = deps.clock.now();
-  const saved = await finishIssue(deps, {
-    row,
+  const saved = await deps.leaseWriter.finishIssue({
+    lease: written,
     issuedAt,
-    expiresAt,
-    maxExpiresAt,
     revocation: issued.revocation,
     now,
     audit: issuedAudit(row, provider, expiresAt, now, requestId),
@@ -210,49 +207,6 @@ export async function issueLease(deps: IssueDeps, params: IssueParams): Promise<
     throw problems.conflict(`lease ${leaseId} was revoked while it was being issued`);
   }
   return { lease: saved, credential: issued.credential };
-}
-
-/**
- * Records what the provider created and, when the lease is still `issuing`, makes it `active` with
- * its audit row: one statement. Revoked meanwhile, the lease keeps its state (the caller cleans
- * the credential up) and gains the revocation data the sweeper needs.
- */
-async function finishIssue(
-  deps: IssueDeps,
-  p: {
-    row: NewLease & { id: string };
-    issuedAt: Date;
-    expiresAt: Date;
-    maxExpiresAt: Date;
-    revocation: Record<string, unknown> | undefined;
-    now: Date;
-    audit: AuditEntry;
-  },
-): Promise<Lease | undefined> {
-  const { sql } = deps.database;
-  // In SET, `state` is the row's state before this update.
-  const [row] = await sql<{ state: LeaseState }[]>`
-    with lease as (
-      update leases set revocation = ${p.revocation === undefined ? null : JSON.stringify(p.revocation)}::jsonb,
-        updated_at = ${p.now.toISOString()}::timestamptz,
-        state = case when state = 'issuing' then 'active' else state end,
-        issued_at = case when state = 'issuing' then ${p.issuedAt.toISOString()}::timestamptz else issued_at end,
-        claimed_by = case when state = 'issuing' then null else claimed_by end
-      where id = ${p.row.id}
-      returning state),
-    audit as (${auditInsert(sql, [p.audit], sql`exists (select 1 from lease where state = 'active')`)})
-    select state from lease`;
-  if (!row) return undefined;
-  return completeLease({
-    ...p.row,
-    state: row.state,
-    issuedAt: p.issuedAt,
-    expiresAt: p.expiresAt,
-    maxExpiresAt: p.maxExpiresAt,
-    revocation: p.revocation ?? null,
-    updatedAt: p.now,
-    claimedBy: null,
-  });
 }
 
 async function markIssueFailed(

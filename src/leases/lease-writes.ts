@@ -5,7 +5,7 @@
 import { getTableColumns } from 'drizzle-orm';
 import type postgres from 'postgres';
 import { type AuditEntry, auditInsert } from '../audit/audit-log.js';
-import { type Lease, leases, type NewLease } from '../db/schema/index.js';
+import { type Lease, type LeaseState, leases, type NewLease } from '../db/schema/index.js';
 import { type AgentLimits, takeLeaseSlots, withinRateLimit, writeWithinLimits } from './limits.js';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
@@ -58,4 +58,62 @@ export function insertLeaseWithAudit(sql: postgres.Sql, write: NewLeaseWrite): P
     return withinRateLimit(sql, write.lease, write.limits, (tx) => newLeasesStatement(tx, [write]));
   }
   return writeWithinLimits(sql, write.lease.createdAt, () => newLeasesStatement(sql, [write]).execute());
+}
+
+/** The end of an issue at a provider with side effects: what it created, and the lease.issued row. */
+export interface FinishIssue {
+  /** The lease as written `issuing` (every column). */
+  lease: Lease;
+  issuedAt: Date;
+  revocation: Record<string, unknown> | undefined;
+  now: Date;
+  audit: AuditEntry;
+}
+
+/**
+ * Records each lease's revocation data and, where the lease is still `issuing`, makes it `active`
+ * and writes its audit row: one statement for any number of leases. A lease revoked meanwhile
+ * keeps its state and gains the revocation data the sweeper needs. Returns each lease's state.
+ */
+export function finishIssueStatement(
+  sql: postgres.Sql,
+  items: readonly FinishIssue[],
+): postgres.PendingQuery<{ id: string; state: LeaseState }[]> {
+  const input = items.map((i) => ({
+    id: i.lease.id,
+    revocation: i.revocation ?? null,
+    updated_at: i.now.toISOString(),
+    issued_at: i.issuedAt.toISOString(),
+  }));
+  // In SET, `l.state` is the row's state before this update.
+  return sql<{ id: string; state: LeaseState }[]>`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+        as x(id uuid, revocation jsonb, updated_at timestamptz, issued_at timestamptz)),
+    lease as (
+      update leases l set revocation = i.revocation, updated_at = i.updated_at,
+        state = case when l.state = 'issuing' then 'active' else l.state end,
+        issued_at = case when l.state = 'issuing' then i.issued_at else l.issued_at end,
+        claimed_by = case when l.state = 'issuing' then null else l.claimed_by end
+      from input i where l.id = i.id
+      returning l.id, l.state),
+    audit as (${auditInsert(
+      sql,
+      items.map((i) => i.audit),
+      sql`exists (select 1 from lease where lease.id = r.lease_id and lease.state = 'active')`,
+    )})
+    select id::text as id, state from lease`;
+}
+
+/** The lease as finishIssueStatement left it in `state`. */
+export function finishedLease(item: FinishIssue, state: LeaseState): Lease {
+  const active = state === 'active';
+  return {
+    ...item.lease,
+    state,
+    issuedAt: active ? item.issuedAt : item.lease.issuedAt,
+    revocation: item.revocation ?? null,
+    updatedAt: item.now,
+    claimedBy: active ? null : item.lease.claimedBy,
+  };
 }

@@ -73,7 +73,7 @@ describe('LeaseWriter', () => {
     expect(written).toHaveLength(12);
     expect(new Set(written.map((r) => r.xmin)).size).toBe(1);
     expect(await auditRows(ids)).toBe(12);
-    expect(writer.stats).toMatchObject({ batches: 1, leases: 12, retried: 0 });
+    expect(writer.stats).toMatchObject({ batches: 1, items: 12, retried: 0 });
   });
 
   test('a duplicate Idempotency-Key fails only its own request; the rest of its batch is written', async () => {
@@ -169,5 +169,37 @@ describe('LeaseWriter', () => {
     const [row] = await other.sql<{ n: number }[]>`select count(*)::int as n from leases`;
     expect(row!.n).toBe(3);
     await other.drop();
+  });
+
+  test('finishing issues: concurrent ones commit together; one revoked meanwhile keeps its state and gets no lease.issued row', async () => {
+    const writer = new LeaseWriter(db.sql);
+    const issuing = Array.from({ length: 4 }, () => newLease('finish-agent'));
+    for (const w of issuing) w.lease.state = 'issuing';
+    await Promise.all(issuing.map((w) => writer.write({ ...w, limits: LIMITS })));
+    const revoked = issuing[2]!.lease;
+    await db.sql`update leases set state = 'revoking' where id = ${revoked.id}`;
+    const now = new Date();
+    const finished = await Promise.all(
+      issuing.map((w) =>
+        writer.finishIssue({
+          lease: w.lease,
+          issuedAt: now,
+          revocation: { role: `role-${w.lease.id}` },
+          now,
+          audit: decisionEntry({ event: 'lease.issued', leaseId: w.lease.id, agent: 'finish-agent' }),
+        }),
+      ),
+    );
+    expect(finished.map((l) => l?.state)).toEqual(['active', 'active', 'revoking', 'active']);
+    const stored = await db.sql<
+      { id: string; state: string; revocation: { role: string } | null; xmin: string }[]
+    >`
+      select id, state, revocation, xmin::text as xmin from leases where id = any(${issuing.map((w) => w.lease.id)}::uuid[])`;
+    expect(new Set(stored.filter((r) => r.id !== revoked.id).map((r) => r.xmin)).size).toBe(1);
+    for (const row of stored) expect(row.revocation).toEqual({ role: `role-${row.id}` });
+    const [issuedRows] = await db.sql<{ n: number; revokedOnes: number }[]>`
+      select count(*)::int as n, count(*) filter (where lease_id = ${revoked.id})::int as "revokedOnes"
+      from audit_events where event = 'lease.issued' and agent = 'finish-agent'`;
+    expect(issuedRows).toEqual({ n: 3, revokedOnes: 0 });
   });
 });
