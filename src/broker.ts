@@ -141,6 +141,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const stepUp = new StepUpRequests({ database, clock, logger, notifier });
   const revoker = new Revoker({
     db: database.db,
+    sql: database.sql,
     clock,
     logger,
     providers,

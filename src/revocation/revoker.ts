@@ -4,7 +4,8 @@
 // its confirmation moves the lease to its final state. Failures are retried with backoff by the
 // sweeper. Leases of side-effect-free providers (JWT) have nothing to undo and are finalised at once.
 import { type SQL, sql } from 'drizzle-orm';
-import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
+import type postgres from 'postgres';
+import { type AuditEntry, auditInsert, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { claimedByDeadInstance } from '../db/broker-instance.js';
 import type { Db, DbOrTx } from '../db/client.js';
@@ -50,7 +51,18 @@ interface MarkedRow extends Record<string, unknown> {
   template: string;
   revocation: Record<string, unknown> | null;
   revoke_outcome: RevokeOutcome;
+  /** What the confirmation's audit row is made of, as marked (the mark claims the row). */
+  agent: string;
+  agent_issuer: string;
+  on_behalf_of: { sub: string; issuer: string } | null;
+  revoke_reason: string | null;
+  revoke_attempts: number;
 }
+
+/** The columns every marking statement returns (MarkedRow). */
+const MARKED_COLUMNS = sql.raw(
+  'l.id, l.state, l.provider, l.template, l.revocation, l.revoke_outcome, l.agent, l.agent_issuer, l.on_behalf_of, l.revoke_reason, l.revoke_attempts',
+);
 
 /** The lease columns a revocation's audit row is made of. */
 interface AuditedLease extends Record<string, unknown> {
@@ -85,6 +97,8 @@ function leaseAudit(
 
 export interface RevocationDeps {
   db: Db;
+  /** The same pool through postgres.js, for the one-statement writes (a CTE with its audit row). */
+  sql: postgres.Sql;
   clock: Clock;
   logger: Logger;
   providers: ProviderRegistry;
@@ -153,8 +167,11 @@ export class Revoker {
     const order = options.skipLocked ? sql`order by expires_at` : sql`order by id`;
     // Delegated leases (token exchange chains) end with their parent, in this same statement.
     // The audit rows are written from the application (each carries a MAC computed here), in the
-    // same transaction as the update (a savepoint when `db` is already a transaction).
-    const rows = await db.transaction(async (tx) => {
+    // same transaction as the update (the caller's, when `db` is already a transaction).
+    // Inside a caller's transaction already: no savepoint (a failure fails that transaction anyway).
+    const atomically = <T>(fn: (tx: DbOrTx) => Promise<T>): Promise<T> =>
+      db === this.deps.db ? this.deps.db.transaction(fn) : fn(db);
+    const rows = await atomically(async (tx) => {
       const updated = await tx.execute<MarkedRow & AuditedLease & { parent: string | null }>(sql`
         with recursive roots as (
           select id from leases
@@ -178,8 +195,7 @@ export class Revoker {
           claimed_by = case when ${inList(sql`l.provider`, sef)} and l.state = 'active' then null else ${this.deps.instanceKey}::int end,
           updated_at = ${now.toISOString()}::timestamptz
         from target where l.id = target.id
-        returning l.id, l.state, l.provider, l.template, l.agent, l.agent_issuer, l.on_behalf_of,
-                  l.revocation, l.revoke_outcome, target.parent`);
+        returning ${MARKED_COLUMNS}, target.parent`);
       const list = [...updated];
       await recordAudit(
         tx,
@@ -228,24 +244,22 @@ export class Revoker {
       return;
     }
     const now = this.deps.clock.now();
-    await this.deps.db.transaction(async (tx) => {
-      const updated = await tx.execute<
-        AuditedLease & { revoke_reason: string | null; revoke_attempts: number }
-      >(sql`
+    // One statement: the final state and its audit row, built from the row as it was marked. The
+    // mark claimed the row, so nobody else changed it since; the guard on the attempts keeps the
+    // audit row true should that ever not hold (the row then stays for the sweeper's next pass).
+    const audit = leaseAudit({ ...row, state: row.revoke_outcome }, now, `provider:${row.provider}`, {
+      reason: row.revoke_reason,
+      attempts: row.revoke_attempts + 1,
+    });
+    const pg = this.deps.sql;
+    await pg`
+      with confirmed as (
         update leases set state = revoke_outcome, revoked_at = ${now.toISOString()}::timestamptz, last_error = null,
                next_attempt_at = null, claimed_by = null, updated_at = ${now.toISOString()}::timestamptz
-        where id = ${row.id} and state in ('revoking', 'revoke_failed')
-        returning id, state, agent, agent_issuer, on_behalf_of, template, revoke_reason, revoke_attempts`);
-      await recordAudit(
-        tx,
-        [...updated].map((r) =>
-          leaseAudit(r, now, `provider:${row.provider}`, {
-            reason: r.revoke_reason,
-            attempts: r.revoke_attempts + 1,
-          }),
-        ),
-      );
-    });
+        where id = ${row.id} and state in ('revoking', 'revoke_failed') and revoke_attempts = ${row.revoke_attempts}
+        returning id),
+      audit as (${auditInsert(pg, [audit], pg`exists (select 1 from confirmed)`)})
+      select count(*)::int as n from confirmed`;
     this.deps.metrics.revocations.inc({ provider: row.provider, outcome: row.revoke_outcome });
   }
 
@@ -331,7 +345,7 @@ export class Revoker {
       update leases l set next_attempt_at = ${claimUntil.toISOString()}::timestamptz,
         claimed_by = ${this.deps.instanceKey}::int
       from due where l.id = due.id
-      returning l.id, l.state, l.provider, l.template, l.revocation, l.revoke_outcome`);
+      returning ${MARKED_COLUMNS}`);
     await this.confirm([...rows]);
     return rows.length;
   }
