@@ -2,10 +2,10 @@
 // lease row exists before any provider with side effects is called; a side-effect-free provider
 // (JWT) signs first and the lease is written `active` with its audit rows in one statement.
 import { and, eq } from 'drizzle-orm';
-import { type AuditEntry, auditInsert, recordAudit } from '../audit/audit-log.js';
+import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
-import { type Lease, type LeaseState, leases, type NewLease } from '../db/schema/index.js';
+import { type Lease, leases, type NewLease } from '../db/schema/index.js';
 import type { LeaseWriter } from '../leases/lease-writer.js';
 import { completeLease } from '../leases/lease-writes.js';
 import type { AgentLimits } from '../leases/limits.js';

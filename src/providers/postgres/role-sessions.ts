@@ -42,9 +42,10 @@ export interface TerminatedSession {
 /**
  * Backends of any role, in any database of the cluster, that are inside their start-up
  * transaction: which role a login is for is not visible until it is reported. Up to PostgreSQL 17
- * such a backend is not in pg_stat_activity; 18 shows it earlier, without a user. (For a
- * non-superuser viewer backend_type of other users' rows is hidden, so background processes
- * without a user, running a transaction, count too: rarely, and only makes the caller look again.)
+ * such a backend is not in pg_stat_activity; 18 shows it earlier, without a user. Backends shown
+ * with another type (an autovacuum worker, which runs transactions for minutes and has no user)
+ * are never logins and would hold every revocation back for as long. (Where a non-superuser viewer
+ * cannot see backend_type, such a backend still counts: the caller only looks again.)
  * Not started until awaited.
  */
 export function startingLoginsQuery(tx: Tx) {
@@ -52,7 +53,9 @@ export function startingLoginsQuery(tx: Tx) {
     select l.pid, l.virtualtransaction as vxid
     from pg_locks l
     where l.locktype = 'virtualxid' and l.granted and l.pid <> pg_backend_pid()
-      and not exists (select 1 from pg_stat_activity a where a.pid = l.pid and a.usesysid is not null)`;
+      and not exists (
+        select 1 from pg_stat_activity a
+        where a.pid = l.pid and (a.usesysid is not null or a.backend_type <> 'client backend'))`;
 }
 
 /**
