@@ -1,7 +1,3 @@
-// The postgres provider: one LOGIN role per lease on the template's target database, a member of
-// the privilege group that holds the intent ∩ ceiling (grants.ts), dropped on revocation. The
-// password exists only in the returned credential.
-import type postgres from 'postgres';
 import type { Logger } from '../../logger.js';
 import { problems } from '../../problem.js';
 import type { PostgresTemplate } from '../templates.js';
