@@ -90,6 +90,9 @@ export async function createFixture(): Promise<BenchFixture> {
       max_ttl: '30m',
     },
   };
+  // Eight agents hold a whole run's leases (tens of thousands each, with long TTLs): far past the
+  // default cap of 10,000 live leases per agent, which is there to stop one runaway agent.
+  yaml.limits = { live_leases_per_agent: 1_000_000 };
   await writeFile(path.join(policyDir, 'broker.yaml'), stringify(yaml));
   await writeFile(
     path.join(policyDir, 'bench.cedar'),
