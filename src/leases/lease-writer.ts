@@ -79,13 +79,15 @@ export class LeaseWriter {
 }
 
 /**
- * Errors one row can cause (a refused slot, a constraint, bad data), as opposed to the database
- * being unwell, which would fail every row of the batch again.
+ * Errors worth trying again row by row: one row's own (a refused slot, a constraint, bad data),
+ * or the batch's transaction lost to another (a deadlock). The database being unwell would fail
+ * every row again, so those fail the batch.
  */
 function isItemError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  // Class 23: integrity constraint violations; class 22: data exceptions.
+  // Class 23: integrity constraint violations; 22: data exceptions; 40: transaction rollback.
   return (
-    typeof code === 'string' && (code === LIMIT_REACHED || code.startsWith('23') || code.startsWith('22'))
+    typeof code === 'string' &&
+    (code === LIMIT_REACHED || code.startsWith('23') || code.startsWith('22') || code.startsWith('40'))
   );
 }
