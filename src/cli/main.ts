@@ -13,17 +13,28 @@ const version = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-const LEASE_STATES = [
-  'pending_approval',
-  'issuing',
-  'active',
-  'revoking',
-  'revoked',
-  'expired',
-  'denied',
-  'issue_failed',
-];
-const APPROVAL_STATUSES = ['pending', 'approved', 'denied', 'expired', 'collected'];
+// Every value the API defines: a record keyed by the SDK's own union types, so a state the API
+// adds and the CLI lacks is a type error (a copied list had missed `revoke_failed`).
+const LEASE_STATE_KEYS: Record<LeaseState, true> = {
+  pending_approval: true,
+  issuing: true,
+  active: true,
+  revoking: true,
+  revoke_failed: true,
+  revoked: true,
+  expired: true,
+  denied: true,
+  issue_failed: true,
+};
+const APPROVAL_STATUS_KEYS: Record<ApprovalStatus, true> = {
+  pending: true,
+  approved: true,
+  denied: true,
+  expired: true,
+  collected: true,
+};
+const LEASE_STATES = Object.keys(LEASE_STATE_KEYS);
+const APPROVAL_STATUSES = Object.keys(APPROVAL_STATUS_KEYS);
 
 const program = new Command('jit-broker')
   .description('Just-in-time credentials: mint, use and revoke short-lived credentials scoped to a task.')

@@ -366,6 +366,10 @@ describe('step-up and the staff commands', () => {
     );
     const json = JSON.parse((await runCli(['leases', '--task', taskId, '--json'], staff)).stdout);
     expect(json.items.map((l: { lease_id: string }) => l.lease_id)).toEqual([minted.lease_id]);
+    // Every state the API filters by is accepted, revoke_failed included.
+    const failed = await runCli(['leases', '--task', taskId, '--state', 'revoke_failed', '--json'], staff);
+    expect(failed.code, failed.stderr).toBe(0);
+    expect(JSON.parse(failed.stdout).items).toEqual([]);
 
     expect((await runCli(['revoke', '--task', taskId], staff)).code).toBe(2);
     const revoked = await runCli(['revoke', '--task', taskId, '--reason', 'incident 12', '--json'], staff);
