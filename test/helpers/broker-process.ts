@@ -239,3 +239,14 @@ export async function call(
   }
   return { status: res.status, headers: res.headers, body, text };
 }
+
+/** Polls `check` (a database read, usually) until it holds; returns how long that took (ms). */
+export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs)
+      throw new Error(`condition not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return performance.now() - started;
+}

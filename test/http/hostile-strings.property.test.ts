@@ -14,6 +14,7 @@ import {
   type TestBroker,
   type TestResponse,
 } from '../helpers/broker.js';
+import { percentEncodeRaw } from '../helpers/hostile-text.js';
 
 /** Runs per property; 15 properties below make well over 10,000 requests per `npm test`. */
 const RUNS = 850;
@@ -46,23 +47,6 @@ const hostile = fc
   )
   .map(([a, bad, b]) => `${a}${bad}${b}`)
   .filter((s) => !isDbText(s));
-
-/**
- * Percent-encodes a string for a URL as a hostile client would: a NUL as %00, an unpaired
- * surrogate as the (invalid) UTF-8 bytes of its code unit, everything else as usual.
- */
-function urlEncode(value: string): string {
-  let out = '';
-  for (const ch of value) {
-    const unit = ch.charCodeAt(0);
-    if (ch.length === 1 && unit >= 0xd800 && unit <= 0xdfff) {
-      out += [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)]
-        .map((b) => `%${b.toString(16).toUpperCase()}`)
-        .join('');
-    } else out += encodeURIComponent(ch);
-  }
-  return out;
-}
 
 /** What a header can carry of a string: each UTF-16 unit above U+00FF becomes U+00FF. */
 function latin1(value: string): string {
@@ -157,7 +141,7 @@ describe(
         ['GET', (s) => `/v1/approvals/${s}`],
       ];
       await property(fc.tuple(hostile, fc.constantFrom(...routes)), async ([bad, [method, path, body]]) => {
-        const res = await send(method, path(urlEncode(bad)), { token: agentToken, body });
+        const res = await send(method, path(percentEncodeRaw(bad)), { token: agentToken, body });
         // A URL cannot carry an unpaired surrogate (it arrives as invalid UTF-8 and stays undecoded,
         // an unknown id or task): only a NUL makes the segment one PostgreSQL cannot store.
         if (bad.includes('\u0000')) expectRefused(res);
@@ -169,7 +153,7 @@ describe(
       await property(
         fc.tuple(hostile, fc.constantFrom('agent', 'task_id', 'template', 'cursor')),
         async ([bad, name]) => {
-          const res = await send('GET', `/v1/leases?${name}=${urlEncode(bad)}`, { token: staffToken });
+          const res = await send('GET', `/v1/leases?${name}=${percentEncodeRaw(bad)}`, { token: staffToken });
           // A query string cannot carry an unpaired surrogate (it arrives as invalid UTF-8 and is kept
           // undecoded): only a NUL makes the value one PostgreSQL cannot store.
           if (bad.includes('\u0000')) expectRefused(res, `query.${name}`);
@@ -193,7 +177,7 @@ describe(
       await property(
         fc.tuple(hostile, fc.constantFrom('agent', 'cursor', 'lease_id', 'since')),
         async ([bad, name]) => {
-          const res = await send('GET', `/v1/audit?${name}=${urlEncode(bad)}`, { token: staffToken });
+          const res = await send('GET', `/v1/audit?${name}=${percentEncodeRaw(bad)}`, { token: staffToken });
           if (bad.includes('\u0000')) expectRefused(res, `query.${name}`);
           else expect(res.status, res.text).toBeLessThan(500);
         },
@@ -202,7 +186,9 @@ describe(
 
     test('GET /v1/approvals (staff) with a hostile cursor or status', async () => {
       await property(fc.tuple(hostile, fc.constantFrom('cursor', 'status')), async ([bad, name]) => {
-        const res = await send('GET', `/v1/approvals?${name}=${urlEncode(bad)}`, { token: staffToken });
+        const res = await send('GET', `/v1/approvals?${name}=${percentEncodeRaw(bad)}`, {
+          token: staffToken,
+        });
         if (bad.includes('\u0000')) expectRefused(res, `query.${name}`);
         else expect(res.status, res.text).toBeLessThan(500);
       });
@@ -234,7 +220,7 @@ describe(
         const res = asJson
           ? await send('POST', '/v1/introspect', { body: { token: bad } })
           : await send('POST', '/v1/introspect', {
-              body: `token=${urlEncode(bad)}`,
+              body: `token=${percentEncodeRaw(bad)}`,
               headers: { 'content-type': 'application/x-www-form-urlencoded' },
             });
         expect(res.status, res.text).toBeLessThan(500);

@@ -19,7 +19,7 @@ import {
   TEST_WEBHOOK_SECRET,
   type TestBroker,
 } from '../helpers/broker.js';
-import { type BrokerProcess, call, spawnBroker } from '../helpers/broker-process.js';
+import { type BrokerProcess, call, pollUntil, spawnBroker } from '../helpers/broker-process.js';
 import { ORDERS_POLICY, ORDERS_TEMPLATE, ordersRequest } from '../helpers/orders.js';
 import { createTargetDatabase, type TargetDatabase } from '../helpers/target-db.js';
 
@@ -84,16 +84,6 @@ async function start(targetUrl: string): Promise<BrokerProcess> {
   return broker;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs)
-      throw new Error(`condition not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return performance.now() - started;
-}
-
 const issuingRows = () =>
   t.database.sql<{ id: string; xmin: string }[]>`
     select id, xmin::text from leases where state = 'issuing' and task_id = 'batch-crash'`;
@@ -106,7 +96,7 @@ describe('SIGKILL after a batch of issuing rows committed', () => {
       call(`${broker.url}/v1/credentials`, { token, body: ordersRequest('batch-crash') }),
     );
     for (const r of requests) r.catch(() => undefined); // the kill cuts them off
-    await until(async () => (await issuingRows()).length === REQUESTS, 10_000);
+    await pollUntil(async () => (await issuingRows()).length === REQUESTS, 10_000);
     broker.child.kill('SIGKILL');
     await broker.exited;
     await Promise.allSettled(requests);
@@ -124,7 +114,7 @@ describe('SIGKILL after a batch of issuing rows committed', () => {
     const next = await start(target.url);
     const readyAt = performance.now();
     // Taken over (issuing → revoking), the role dropped if it exists, then issue_failed.
-    await until(async () => (await states()).join() === 'issue_failed', 10_000);
+    await pollUntil(async () => (await states()).join() === 'issue_failed', 10_000);
     const window = performance.now() - readyAt;
     expect(window).toBeLessThanOrEqual(2 * SWEEP_SECONDS * 1000);
     expect(await pg.listBrokerRoles('orders')).toEqual([]);

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { OAUTH_ERROR_CODES } from '../../src/oauth/errors.js';
+import { percentEncodeRaw } from '../helpers/hostile-text.js';
 import {
   ACCESS_TOKEN_TYPE,
   CIBA,
@@ -38,20 +39,6 @@ const BAD = ['\u0000', '\ud800', '\udfff', '\ud83d', '%', '&', '=', '+', '\r\n']
 const hostile = fc
   .tuple(fc.string({ maxLength: 10 }), fc.constantFrom(...BAD), fc.string({ maxLength: 10 }))
   .map(([a, bad, c]) => `${a}${bad}${c}`);
-
-/** Percent-encodes as a hostile client would: an unpaired surrogate as its (invalid) UTF-8 bytes. */
-function formEncode(value: string): string {
-  let out = '';
-  for (const ch of value) {
-    const unit = ch.charCodeAt(0);
-    if (ch.length === 1 && unit >= 0xd800 && unit <= 0xdfff) {
-      out += [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)]
-        .map((byte) => `%${byte.toString(16).toUpperCase()}`)
-        .join('');
-    } else out += encodeURIComponent(ch);
-  }
-  return out;
-}
 
 const value = () =>
   fc.oneof(
@@ -182,7 +169,7 @@ describe('POST /v1/token with hostile form bodies', () => {
     let tokens = 0;
     await fc.assert(
       fc.asyncProperty(tokenBody, async (pairs) => {
-        const body = pairs.map(([name, v]) => `${formEncode(name)}=${formEncode(v)}`).join('&');
+        const body = pairs.map(([name, v]) => `${percentEncodeRaw(name)}=${percentEncodeRaw(v)}`).join('&');
         const before = await leaseCount(b);
         const res = await post('/v1/token', body);
         expect(res.status, res.text).toBeLessThan(500);
@@ -219,7 +206,9 @@ describe('POST /v1/introspect with hostile form bodies', () => {
           },
         ),
         async (params) => {
-          const body = params.map(([name, v]) => `${formEncode(name)}=${formEncode(v)}`).join('&');
+          const body = params
+            .map(([name, v]) => `${percentEncodeRaw(name)}=${percentEncodeRaw(v)}`)
+            .join('&');
           const res = await post('/v1/introspect', body);
           expect(res.status, res.text).toBeLessThan(500);
           expect(res.headers.get('content-type'), res.text).toMatch(/^application\/json/);

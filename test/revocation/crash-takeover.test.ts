@@ -18,7 +18,7 @@ import {
   TEST_WEBHOOK_SECRET,
   type TestBroker,
 } from '../helpers/broker.js';
-import { type BrokerProcess, call, spawnBroker } from '../helpers/broker-process.js';
+import { type BrokerProcess, call, pollUntil, spawnBroker } from '../helpers/broker-process.js';
 import { ORDERS_POLICY, ORDERS_TEMPLATE, ordersRequest } from '../helpers/orders.js';
 import { createTargetDatabase, type TargetDatabase } from '../helpers/target-db.js';
 
@@ -87,17 +87,6 @@ async function rolesWithoutActiveLease(): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** Polls the database until `check` holds; returns how long that took. */
-async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs)
-      throw new Error(`condition not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return performance.now() - started;
-}
-
 function mint(url: string, token: string, taskId: string) {
   return call(`${url}/v1/credentials`, { token, body: ordersRequest(taskId) });
 }
@@ -125,7 +114,7 @@ describe('SIGKILL during PostgreSQL-role issuance and revocation', () => {
       ];
       for (const r of requests) r.catch(() => undefined); // the kills cut them off
       let killed = { issuer: false, revoker: false };
-      await until(async () => {
+      await pollUntil(async () => {
         const now = await inFlight();
         if (now.issuing > 0 && !killed.issuer) issuer.child.kill('SIGKILL');
         if (now.revoking > 0 && !killed.revoker) revoker.child.kill('SIGKILL');
@@ -141,7 +130,7 @@ describe('SIGKILL during PostgreSQL-role issuance and revocation', () => {
       replicas = await Promise.all([start(), start()]);
       children.push(...replicas.map((r) => r.broker));
       const restartedAt = Math.max(...replicas.map((r) => r.readyAt));
-      await until(async () => {
+      await pollUntil(async () => {
         const now = await inFlight();
         return now.issuing === 0 && now.revoking === 0 && (await rolesWithoutActiveLease()).length === 0;
       }, 10_000);
