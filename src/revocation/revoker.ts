@@ -5,7 +5,7 @@
 // sweeper. Leases of side-effect-free providers (JWT) have nothing to undo and are finalised at once.
 import { type SQL, sql } from 'drizzle-orm';
 import type postgres from 'postgres';
-import { type AuditEntry, auditInsert, recordAudit } from '../audit/audit-log.js';
+import { auditInsert, recordAudit } from '../audit/audit-log.js';
 import type { Clock } from '../clock.js';
 import { claimedByDeadInstance } from '../db/broker-instance.js';
 import type { Db, DbOrTx } from '../db/client.js';
@@ -17,20 +17,23 @@ import type { Metrics } from '../metrics.js';
 import type { PolicyStore } from '../policy/policy-store.js';
 import type { ProviderRegistry } from '../providers/types.js';
 import type { StepUpRequests } from '../step-up/step-up-requests.js';
+import {
+  type AuditedLease,
+  filterSql,
+  inList,
+  leaseAudit,
+  MARKED_COLUMNS,
+  type MarkedRow,
+  type RevocationFilter,
+} from './marked-leases.js';
 import type { RevokeFailedNotifier } from './revoke-failed-notifier.js';
 import { deferRetry } from './revoke-retry.js';
+
+export type { RevocationFilter } from './marked-leases.js';
 
 /** While one replica calls the provider, the lease is hidden from the others this long. */
 const CLAIM_SECONDS = 60;
 const PROVIDER_CONCURRENCY = 8;
-
-export interface RevocationFilter {
-  leaseIds?: string[];
-  agent?: string;
-  agentIssuer?: string;
-  taskId?: string;
-  template?: string;
-}
 
 export interface MarkOptions {
   filter: SQL;
@@ -42,57 +45,6 @@ export interface MarkOptions {
   skipLocked: boolean;
   limit?: number;
   states: readonly ('active' | 'issuing')[];
-}
-
-interface MarkedRow extends Record<string, unknown> {
-  id: string;
-  state: string;
-  provider: string;
-  template: string;
-  revocation: Record<string, unknown> | null;
-  revoke_outcome: RevokeOutcome;
-  /** What the confirmation's audit row is made of, as marked (the mark claims the row). */
-  agent: string;
-  agent_issuer: string;
-  on_behalf_of: { sub: string; issuer: string } | null;
-  revoke_reason: string | null;
-  revoke_attempts: number;
-}
-
-/** The columns every marking statement returns (MarkedRow). */
-const MARKED_COLUMNS = sql.raw(
-  'l.id, l.state, l.provider, l.template, l.revocation, l.revoke_outcome, l.agent, l.agent_issuer, l.on_behalf_of, l.revoke_reason, l.revoke_attempts',
-);
-
-/** The lease columns a revocation's audit row is made of. */
-interface AuditedLease extends Record<string, unknown> {
-  id: string;
-  state: string;
-  agent: string;
-  agent_issuer: string;
-  on_behalf_of: { sub: string; issuer: string } | null;
-  template: string;
-}
-
-function leaseAudit(
-  lease: AuditedLease,
-  at: Date,
-  actor: string,
-  detail: Record<string, unknown>,
-  requestId?: string | null,
-): AuditEntry {
-  return {
-    at,
-    event: `lease.${lease.state}`,
-    requestId: requestId ?? null,
-    agent: lease.agent,
-    agentIssuer: lease.agent_issuer,
-    onBehalfOf: lease.on_behalf_of,
-    actor,
-    leaseId: lease.id,
-    template: lease.template,
-    detail,
-  };
 }
 
 export interface RevocationDeps {
@@ -119,22 +71,6 @@ export interface RevocationDeps {
 
 /** A revocation still to be confirmed at the provider: first tries, and ones that kept failing. */
 const UNCONFIRMED = new Set(['revoking', 'revoke_failed']);
-
-/** `column in (...)`; drizzle expands an array into a parenthesised list, and `in ()` is invalid. */
-function inList(column: SQL, values: readonly string[]): SQL {
-  return values.length === 0 ? sql`false` : sql`${column} in ${values}`;
-}
-
-export function filterSql(f: RevocationFilter): SQL {
-  const parts: SQL[] = [];
-  if (f.leaseIds !== undefined) parts.push(inList(sql`id`, f.leaseIds));
-  if (f.agent !== undefined) parts.push(sql`agent = ${f.agent}`);
-  if (f.agentIssuer !== undefined) parts.push(sql`agent_issuer = ${f.agentIssuer}`);
-  if (f.taskId !== undefined) parts.push(sql`task_id = ${f.taskId}`);
-  if (f.template !== undefined) parts.push(sql`template = ${f.template}`);
-  if (parts.length === 0) throw new Error('refusing to revoke without a filter');
-  return sql.join(parts, sql` and `);
-}
 
 export interface RevokeResult {
   /** Lease ids marked for revocation. */
