@@ -6,7 +6,7 @@ import { getTableColumns } from 'drizzle-orm';
 import type postgres from 'postgres';
 import { type AuditEntry, auditInsert } from '../audit/audit-log.js';
 import { type Lease, type LeaseState, leases, type NewLease } from '../db/schema/index.js';
-import { type AgentLimits, takeLeaseSlots, withinRateLimit, writeWithinLimits } from './limits.js';
+import { type AgentLimits, takeLeaseSlots, writeNewLease } from './limits.js';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 type Fragment = postgres.PendingQuery<postgres.Row[]>;
@@ -54,10 +54,7 @@ export function newLeasesStatement(sql: Sql, writes: readonly NewLeaseWrite[]): 
 
 /** Writes one new lease with its audit rows, atomically, inside the agent's limits (else a 429). */
 export function insertLeaseWithAudit(sql: postgres.Sql, write: NewLeaseWrite): Promise<void> {
-  if (write.limits.issuancesPerMinutePerAgent > 0) {
-    return withinRateLimit(sql, write.lease, write.limits, (tx) => newLeasesStatement(tx, [write]));
-  }
-  return writeWithinLimits(sql, write.lease.createdAt, () => newLeasesStatement(sql, [write]).execute());
+  return writeNewLease(sql, write.lease, write.limits, (tx) => newLeasesStatement(tx, [write]));
 }
 
 /** The end of an issue at a provider with side effects: what it created, and the lease.issued row. */

@@ -76,11 +76,7 @@ function sqlState(error: unknown): { code?: string; detail?: string } {
  * The 429 for a statement jit_take_lease_slots refused, naming the limit, with Retry-After at the
  * next expiry of a lease that counts; undefined for any other error. Only runs on a refusal.
  */
-export async function limitProblem(
-  sql: postgres.Sql,
-  error: unknown,
-  now: Date,
-): Promise<Problem | undefined> {
+async function limitProblem(sql: postgres.Sql, error: unknown, now: Date): Promise<Problem | undefined> {
   const { code, detail } = sqlState(error);
   if (code !== LIMIT_REACHED || detail === undefined) return undefined;
   const hit = JSON.parse(detail) as {
@@ -105,11 +101,7 @@ export async function limitProblem(
 }
 
 /** Runs `write`, turning a refused slot into its 429. */
-export async function writeWithinLimits(
-  sql: postgres.Sql,
-  now: Date,
-  write: () => Promise<unknown>,
-): Promise<void> {
+async function writeWithinLimits(sql: postgres.Sql, now: Date, write: () => Promise<unknown>): Promise<void> {
   try {
     await write();
   } catch (error) {
@@ -122,7 +114,7 @@ export async function writeWithinLimits(
  * new lease, with its slot) in one transaction with the count of the agent's leases of the last
  * minute, under the agent's lock, or throws a 429 naming the limit.
  */
-export async function withinRateLimit(
+async function withinRateLimit(
   sql: postgres.Sql,
   lease: { agent: string; agentIssuer: string; createdAt: Date },
   limits: AgentLimits,
@@ -148,4 +140,18 @@ export async function withinRateLimit(
       await write(tx);
     }),
   );
+}
+
+/**
+ * Runs the statement that writes the agent's new lease (with its slot): on its own, or, with the
+ * per-minute rate on, inside withinRateLimit's transaction. A refusal is its 429.
+ */
+export function writeNewLease(
+  sql: postgres.Sql,
+  lease: { agent: string; agentIssuer: string; createdAt: Date },
+  limits: AgentLimits,
+  statement: (sql: postgres.Sql | postgres.TransactionSql) => Fragment,
+): Promise<void> {
+  if (limits.issuancesPerMinutePerAgent > 0) return withinRateLimit(sql, lease, limits, statement);
+  return writeWithinLimits(sql, lease.createdAt, () => statement(sql).execute());
 }

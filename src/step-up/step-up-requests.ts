@@ -11,7 +11,7 @@ import type { Database, DbOrTx } from '../db/client.js';
 import { type Approval, approvals, type Lease } from '../db/schema/index.js';
 import type { AttributeValue } from '../identity/types.js';
 import { leaseInsert } from '../leases/lease-writes.js';
-import { type AgentLimits, takeLeaseSlots, withinRateLimit, writeWithinLimits } from '../leases/limits.js';
+import { type AgentLimits, takeLeaseSlots, writeNewLease } from '../leases/limits.js';
 import type { Logger } from '../logger.js';
 import type { StepUp } from '../policy/decision.js';
 import { approvalAudit } from './approval-audit.js';
@@ -105,10 +105,7 @@ export class StepUpRequests {
            audit as (${auditInsert(tx, audits)}),
            notified as (select pg_notify(${APPROVAL_CHANNEL}, ${approval.id}))
       ${takeLeaseSlots(tx, [{ lease, limits: request.limits }])} from notified`;
-    const { sql } = this.deps.database;
-    if (request.limits.issuancesPerMinutePerAgent > 0)
-      await withinRateLimit(sql, lease, request.limits, write);
-    else await writeWithinLimits(sql, lease.createdAt, () => write(sql).execute());
+    await writeNewLease(this.deps.database.sql, lease, request.limits, write);
     this.deps.notifier?.pending(toApprovalView(approval, lease, []));
     return { approvalId: approval.id, lease };
   }
