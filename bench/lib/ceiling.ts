@@ -7,6 +7,11 @@ import type { Ceiling } from './context.js';
 import type { TableRow } from './report.js';
 import { round } from './stats.js';
 
+/** A ceiling measurement as the ratios use it. */
+export function asCeiling(m: { throughput: number; latencyMs: { p50: number; p99: number } }): Ceiling {
+  return { throughput: m.throughput, p50: m.latencyMs.p50, p99: m.latencyMs.p99 };
+}
+
 /** The mean of the measurements that exist (throughput and p99 each). */
 export function meanCeiling(...measured: (Ceiling | undefined)[]): Ceiling | undefined {
   const all = measured.filter((c): c is Ceiling => c !== undefined);

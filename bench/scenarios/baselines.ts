@@ -12,6 +12,7 @@ import {
   grantSchemaUsageSql,
   grantTablesSql,
 } from '../../src/providers/postgres/role-sql.js';
+import { asCeiling } from '../lib/ceiling.js';
 import type { BenchContext } from '../lib/context.js';
 import { runLoad } from '../lib/load.js';
 import { startHonoBaseline } from '../lib/processes.js';
@@ -94,11 +95,7 @@ export async function measureLeaseWriteCeiling(ctx: BenchContext) {
 export async function pgCeilingScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const { params } = ctx;
   const result = await measureLeaseWriteCeiling(ctx);
-  ctx.shared.pgCeiling = {
-    throughput: result.throughput,
-    p50: result.latencyMs.p50,
-    p99: result.latencyMs.p99,
-  };
+  ctx.shared.pgCeiling = asCeiling(result);
   return {
     scenario: 'baseline-postgres',
     title: 'Baseline: PostgreSQL lease writes',
@@ -210,11 +207,7 @@ export async function measureRoleCeiling(ctx: BenchContext) {
 export async function pgRoleCeilingScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const { params } = ctx;
   const result = await measureRoleCeiling(ctx);
-  ctx.shared.pgRoleCeiling = {
-    throughput: result.throughput,
-    p50: result.latencyMs.p50,
-    p99: result.latencyMs.p99,
-  };
+  ctx.shared.pgRoleCeiling = asCeiling(result);
   return {
     scenario: 'baseline-postgres-roles',
     title: 'Baseline: PostgreSQL role creation',

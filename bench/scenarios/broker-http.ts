@@ -1,6 +1,7 @@
 // Scenarios that share one broker on one database: JWT issuance (REST, then token exchange), then introspection of minted
 // tokens, then a bulk revoke of seeded leases.
 import { randomUUID } from 'node:crypto';
+import { asCeiling } from '../lib/ceiling.js';
 import { type BenchContext, brokerFor, type Ceiling, CREDENTIAL_BODY } from '../lib/context.js';
 import type { BenchDatabase } from '../lib/databases.js';
 import { runLoad } from '../lib/load.js';
@@ -27,11 +28,7 @@ export async function brokerHttpScenarios(ctx: BenchContext): Promise<ScenarioRe
       ctx.shared.emptyReadyMs = broker.readyMs;
       // The ceiling again, right after the load (see lib/ceiling.ts).
       const after = ctx.selected('jwt-issuance') ? await measureLeaseWriteCeiling(ctx) : undefined;
-      const ceilingAfter = after && {
-        throughput: after.throughput,
-        p50: after.latencyMs.p50,
-        p99: after.latencyMs.p99,
-      };
+      const ceilingAfter = after && asCeiling(after);
       if (ctx.selected('jwt-issuance')) results.push(jwtIssuance(ctx, run, ceilingAfter));
       if (ctx.selected('broker-rss')) results.push(brokerRss(idleMiB, run));
     }

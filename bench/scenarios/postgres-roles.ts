@@ -2,7 +2,7 @@
 // broker creates a LOGIN role with its grants in the target database) for a fixed time, then every
 // lease is revoked one request at a time (NOLOGIN, terminate sessions, REASSIGN/DROP OWNED, DROP
 // ROLE). Both rates, their latencies, and whether any role outlived its lease.
-import { ceilingRows } from '../lib/ceiling.js';
+import { asCeiling, ceilingRows } from '../lib/ceiling.js';
 import { agentHeaders, type BenchContext, brokerFor } from '../lib/context.js';
 import { runLoad } from '../lib/load.js';
 import type { ScenarioResult } from '../lib/report.js';
@@ -88,8 +88,7 @@ export async function postgresRolesScenario(ctx: BenchContext): Promise<Scenario
     >`select count(*)::int as n from pg_roles where rolname = any(${roles})`;
     const rolesLeft = left?.n ?? -1;
     // The ceiling again, right after the load (see lib/ceiling.ts).
-    const after = await measureRoleCeiling(ctx);
-    const ceilingAfter = { throughput: after.throughput, p50: after.latencyMs.p50, p99: after.latencyMs.p99 };
+    const ceilingAfter = asCeiling(await measureRoleCeiling(ctx));
     return {
       scenario: 'postgres-roles',
       title: `PostgreSQL roles (HTTP, c=${params.postgresConnections})`,
