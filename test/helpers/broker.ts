@@ -248,3 +248,20 @@ export function credentialRequest(
     ...overrides,
   };
 }
+
+/**
+ * The environment of a `bin/jit-broker` process that is a replica of `t`: the same database,
+ * policy directory, issuer, keys and webhook secret, plus `env` (DATA_DIR, targets, the sweep).
+ */
+export function replicaEnv(t: TestBroker, env: Record<string, string>): Record<string, string> {
+  return {
+    DATABASE_URL: t.database.url,
+    POLICY_DIR: t.policyDir,
+    BROKER_ISSUER: t.config.brokerIssuer,
+    PUBLIC_URL: t.config.publicUrl,
+    BROKER_MASTER_KEY: TEST_MASTER_KEY.toString('hex'),
+    WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+    LOG_LEVEL: 'info',
+    ...env,
+  };
+}

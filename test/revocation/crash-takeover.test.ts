@@ -11,11 +11,10 @@ import { createLogger } from '../../src/logger.js';
 import { createPostgresProvider, type PostgresProvider } from '../../src/providers/postgres/index.js';
 import type { AnyProvider } from '../../src/providers/types.js';
 import {
+  replicaEnv,
   startTestBroker,
-  TEST_MASTER_KEY,
   TEST_POLICIES,
   TEST_TEMPLATES,
-  TEST_WEBHOOK_SECRET,
   type TestBroker,
 } from '../helpers/broker.js';
 import { type BrokerProcess, call, pollUntil, spawnBroker } from '../helpers/broker-process.js';
@@ -54,18 +53,13 @@ afterAll(async () => {
 });
 
 async function start(): Promise<{ broker: BrokerProcess; readyAt: number }> {
-  const broker = await spawnBroker({
-    DATABASE_URL: t.database.url,
-    POLICY_DIR: t.policyDir,
-    DATA_DIR: dataDir,
-    TARGET_ORDERS_URL: target.url,
-    BROKER_ISSUER: t.config.brokerIssuer,
-    PUBLIC_URL: t.config.publicUrl,
-    BROKER_MASTER_KEY: TEST_MASTER_KEY.toString('hex'),
-    WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
-    SWEEP_INTERVAL_SECONDS: String(SWEEP_SECONDS),
-    LOG_LEVEL: 'info',
-  });
+  const broker = await spawnBroker(
+    replicaEnv(t, {
+      DATA_DIR: dataDir,
+      TARGET_ORDERS_URL: target.url,
+      SWEEP_INTERVAL_SECONDS: String(SWEEP_SECONDS),
+    }),
+  );
   await broker.waitForLog((l) => l.msg === 'jit-broker is ready');
   return { broker, readyAt: performance.now() };
 }

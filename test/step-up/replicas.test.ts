@@ -18,7 +18,7 @@ import {
   requestStepUp,
   startApprovalsBroker,
 } from '../helpers/approvals.js';
-import { TEST_MASTER_KEY, TEST_WEBHOOK_SECRET, type TestBroker } from '../helpers/broker.js';
+import { replicaEnv, type TestBroker } from '../helpers/broker.js';
 import { BROKER_LAUNCHER } from '../helpers/broker-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -53,16 +53,11 @@ async function startChildBroker(replicaA: TestBroker): Promise<ChildBroker> {
       HOME: process.env.HOME,
       PORT: String(port),
       HOST: '127.0.0.1',
-      DATABASE_URL: replicaA.database.url,
-      POLICY_DIR: replicaA.policyDir,
-      DATA_DIR: dataDir,
-      BROKER_ISSUER: replicaA.config.brokerIssuer,
-      PUBLIC_URL: replicaA.config.publicUrl,
-      BROKER_MASTER_KEY: TEST_MASTER_KEY.toString('hex'),
-      WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
-      // Its sweeper stays out of the way: this suite is about requests, not expiry.
-      SWEEP_INTERVAL_SECONDS: '3600',
-      LOG_LEVEL: 'info',
+      ...replicaEnv(replicaA, {
+        DATA_DIR: dataDir,
+        // Its sweeper stays out of the way: this suite is about requests, not expiry.
+        SWEEP_INTERVAL_SECONDS: '3600',
+      }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
